@@ -1,1 +1,1 @@
-"""edgefuse.cli."""
+"""Thin click commands over the edgefuse library."""

@@ -1,0 +1,44 @@
+"""``edgefuse eval``: metrics tables for fusion methods and folders of fused images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgefuse.cli.progress import progress
+from edgefuse.evaluation import report
+from edgefuse.evaluation.runner import columns_from_args, count_steps, evaluate_dataset
+from edgefuse.fusion import METHODS
+from edgefuse.metrics.registry import DEFAULT_METRICS
+
+
+@click.command("eval")
+@click.option("--data", type=click.Path(path_type=Path), required=True,
+              help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
+@click.option("--method", "-m", "methods", multiple=True,
+              help=f"Fuse with this method first (repeatable): {', '.join(METHODS.names())}.")
+@click.option("--fused", multiple=True, metavar="[LABEL=]DIR",
+              help="Folder of fused images named like the pairs (repeatable).")
+@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True,
+              help="Comma-separated metric names.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one row per image and entry.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write means and stds as JSON.")
+@click.option("--grid", "grid_path", type=click.Path(path_type=Path), help="Write a PNG: IR | visible | entries.")
+@click.option("--grid-pairs", default=4, show_default=True, help="Pairs shown in the grid.")
+def eval_(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics: str,
+          csv_path: Path | None, json_path: Path | None, grid_path: Path | None, grid_pairs: int) -> None:
+    """Evaluate fusion methods (--method) and/or fused folders (--fused) on a dataset."""
+    columns = columns_from_args(methods, fused)
+    for col in columns:
+        if col.method:
+            METHODS.canonical(col.method)
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    with progress(count_steps(data, columns), "eval") as bar:
+        result = evaluate_dataset(data, columns, names, keep_samples=grid_pairs if grid_path else 0,
+                                  on_step=bar.update)
+    click.echo(report.format_table(result))
+    for path, writer in ((csv_path, report.write_csv), (json_path, report.write_json),
+                         (grid_path, report.write_grid)):
+        if path is not None:
+            click.echo(f"wrote {writer(result, path)}")

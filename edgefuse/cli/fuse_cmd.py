@@ -1,0 +1,69 @@
+"""``edgefuse fuse``: fuse one pair or folders of pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgefuse.cli.progress import progress
+from edgefuse.data.images import read_ir, read_vis, write_image
+from edgefuse.data.pairs import Pair, check_pairs, find_pairs, load_pair, pairs_from_folders
+from edgefuse.errors import ConfigError, DataError
+from edgefuse.fusion import DEFAULT_METHOD, METHODS, create_fuser
+
+
+def _fuse_one(method: str, vis: Path, ir: Path, out: Path) -> None:
+    if out.exists() and out.is_dir():
+        raise ConfigError(f"-o {out} is a folder; give an image file name such as {out / 'fused.png'}")
+    pair = Pair(vis.stem, ir, vis)
+    loaded = load_pair(pair)
+    fused = create_fuser(method)(loaded.vis, loaded.ir)
+    write_image(out, fused)
+    click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
+
+
+def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"-o {out} is a file; folders of pairs need an output folder")
+    check_pairs(pairs)  # every input decodes and matches in size before anything is written
+    fuser = create_fuser(method)
+    with progress(len(pairs), f"fuse ({method})") as bar:
+        for pair in pairs:
+            loaded = load_pair(pair)
+            write_image(out / f"{pair.name}{ext}", fuser(loaded.vis, loaded.ir))
+            bar.update()
+    click.echo(f"wrote {len(pairs)} fused images to {out}/ (method {method})")
+
+
+@click.command("fuse")
+@click.option("--vis", type=click.Path(path_type=Path), help="Visible (or CT/PET) image, or a folder of them.")
+@click.option("--ir", type=click.Path(path_type=Path), help="IR (or MRI) image, or a folder of them.")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output image, or folder for many.")
+@click.option("--method", "-m", default=DEFAULT_METHOD, show_default=True,
+              help=f"Fusion method: {', '.join(METHODS.names())}.")
+@click.option("--ext", default=".png", show_default=True, help="Suffix of images written to an output folder.")
+def fuse(vis: Path | None, ir: Path | None, data: Path | None, out: Path, method: str, ext: str) -> None:
+    """Fuse an IR/visible pair, two folders of pairs, or a dataset folder."""
+    METHODS.canonical(method)  # unknown names fail before any reading
+    ext = ext if ext.startswith(".") else "." + ext
+    if data is not None:
+        if vis is not None or ir is not None:
+            raise ConfigError("use either --data DIR or --vis/--ir, not both")
+        _fuse_folder(method, find_pairs(data), out, ext)
+        return
+    if vis is None or ir is None:
+        raise ConfigError("give --vis and --ir (files or folders), or --data DIR")
+    if vis.is_dir() != ir.is_dir():
+        raise ConfigError(f"--vis {vis} and --ir {ir} must both be files or both be folders")
+    if vis.is_dir():
+        _fuse_folder(method, pairs_from_folders(ir, vis), out, ext)
+    else:
+        for p in (vis, ir):
+            if not p.exists():
+                raise DataError(f"image not found: {p}")
+        _fuse_one(method, vis, ir, out)
+
+
+__all__ = ["fuse", "read_ir", "read_vis"]

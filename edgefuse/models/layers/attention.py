@@ -1,0 +1,176 @@
+"""Channel (transposed, MDTA) and overlapping-window spatial (OCAB) self-attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgefuse.errors import ConfigError, ShapeMismatchError
+
+
+class ChannelAttention(nn.Module):
+    """Multi-Dconv-head transposed attention (MDTA) of Restormer (Zamir et al., CVPR 2022).
+
+    Attention runs across channels, so its cost is linear in H*W: qkv = DWConv3x3(Conv1x1(x));
+    per head q and k are L2-normalised along H*W; A = softmax(q k^T * tau_h) with a learnable
+    temperature per head (init 1); out = Conv1x1(A v). DTPF (arXiv 2504.07029) calls it TSAB.
+
+    Args:
+        dim: Width ``C`` (divisible by ``num_heads``).
+        num_heads: Number of heads.
+        bias: Whether the convolutions have biases (False in DTPF).
+    """
+
+    def __init__(self, dim: int, num_heads: int, bias: bool = False) -> None:
+        super().__init__()
+        if num_heads < 1 or dim % num_heads:
+            raise ConfigError(f"channel attention width {dim} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
+        self.qkv = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=bias)
+        self.qkv_dwconv = nn.Conv2d(
+            dim * 3, dim * 3, kernel_size=3, padding=1, groups=dim * 3, bias=bias
+        )
+        self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend across the channels of ``x`` (N, C, H, W)."""
+        n, c, h, w = x.shape
+        q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
+        q, k, v = (t.reshape(n, self.num_heads, c // self.num_heads, h * w) for t in (q, k, v))
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = (q @ k.transpose(-2, -1)) * self.temperature
+        out = attn.softmax(dim=-1) @ v
+        return self.project_out(out.reshape(n, c, h, w))
+
+
+def _relative_index(window: int, key_window: int, rel_size: int, axis: int) -> torch.Tensor:
+    """Flat gather indices that turn query-vs-table logits into query-vs-key logits.
+
+    For the query at (x, y) of a ``window`` x ``window`` block and the key at offset ``j``
+    (along ``axis``: 0 = rows, 1 = columns) of its ``key_window`` window, the logit uses table
+    row ``j - pos + rel_size - 1`` with ``pos`` the query coordinate on that axis. This is the
+    relative-to-absolute mapping of the HaloNet-style relative position embedding used by
+    X-Restormer's OCAB, written as a constant gather so it exports as one ONNX ``Gather``.
+
+    Returns:
+        Long tensor (window * window * key_window,) indexing the flattened
+        (window * window * (2 * rel_size - 1)) logits.
+    """
+    table = 2 * rel_size - 1
+    pos = torch.arange(window)
+    x, y = torch.meshgrid(pos, pos, indexing="ij")
+    query = (x * window + y).reshape(-1, 1)
+    coord = (x if axis == 0 else y).reshape(-1, 1)
+    j = torch.arange(key_window).reshape(1, -1)
+    return (query * table + j - coord + rel_size - 1).reshape(-1)
+
+
+class OverlapWindowAttention(nn.Module):
+    """Overlapping cross-attention block (OCAB) of X-Restormer (Chen et al., ECCV 2024).
+
+    Queries come from non-overlapping ``w`` x ``w`` windows, keys and values from the
+    ``w_o`` x ``w_o`` windows centred on them (``w_o = w + int(w * overlap_ratio)``, zero padded
+    at the borders, i.e. ``nn.Unfold(w_o, stride=w, padding=(w_o - w) // 2)``); logits are
+    scaled by ``dim_head ** -0.5`` and get 2-D relative-position logits from two learnable
+    tables of shape (2 * w_o - 1, dim_head). DTPF (arXiv 2504.07029) calls it SSAB.
+
+    The overlapping key windows are cut with pad + reshape + slice + concat instead of
+    ``nn.Unfold`` (identical values; checked in the tests): it exports to plain ONNX
+    Pad/Reshape/Slice/Concat that TensorRT handles, with no im2col gather.
+
+    Args:
+        dim: Width ``C`` of the input and output.
+        window_size: Query window ``w``; H and W must be multiples of it.
+        overlap_ratio: Key-window enlargement; ``w_o - w`` must be even and at most ``w``.
+        num_heads: Number of heads.
+        dim_head: Width of each head (inner width = ``num_heads * dim_head``, independent of C).
+        bias: Whether the 1x1 convolutions have biases (False in DTPF).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        window_size: int = 8,
+        overlap_ratio: float = 0.5,
+        num_heads: int = 2,
+        dim_head: int = 16,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        key_window = window_size + int(window_size * overlap_ratio)
+        overlap = key_window - window_size
+        if window_size < 1 or overlap % 2 or not 0 <= overlap <= window_size:
+            raise ConfigError(
+                f"OCAB needs window_size >= 1 and an even overlap of at most the window; got "
+                f"window_size={window_size}, overlap_ratio={overlap_ratio} (overlap {overlap})"
+            )
+        self.window_size = window_size
+        self.key_window = key_window
+        self.num_heads = num_heads
+        self.dim_head = dim_head
+        self.inner_dim = num_heads * dim_head
+        self.scale = dim_head**-0.5
+        self.qkv = nn.Conv2d(dim, self.inner_dim * 3, kernel_size=1, bias=bias)
+        self.project_out = nn.Conv2d(self.inner_dim, dim, kernel_size=1, bias=bias)
+        self.rel_height = nn.Parameter(torch.randn(2 * key_window - 1, dim_head) * self.scale)
+        self.rel_width = nn.Parameter(torch.randn(2 * key_window - 1, dim_head) * self.scale)
+        for name, axis in (("index_height", 0), ("index_width", 1)):
+            index = _relative_index(window_size, key_window, key_window, axis)
+            self.register_buffer(name, index, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend within overlapping windows of ``x`` (N, C, H, W); H, W multiples of w."""
+        n, _, h, w = x.shape
+        win = self.window_size
+        if h % win or w % win:
+            raise ShapeMismatchError(
+                f"OCAB input {h}x{w} is not a multiple of the window {win}; pad the input first"
+            )
+        q, k, v = self.qkv(x).chunk(3, dim=1)
+        q = self._query_windows(q) * self.scale
+        k, v = self._key_windows(k), self._key_windows(v)
+        attn = q @ k.transpose(-2, -1) + self._relative_logits(q)
+        out = attn.softmax(dim=-1) @ v
+        out = out.reshape(n, h // win, w // win, self.num_heads, win, win, self.dim_head)
+        out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(n, self.inner_dim, h, w)
+        return self.project_out(out)
+
+    def _query_windows(self, q: torch.Tensor) -> torch.Tensor:
+        """(N, heads*d, H, W) -> (N * nH * nW * heads, w*w, d), windows in raster order."""
+        n, _, h, w = q.shape
+        win = self.window_size
+        q = q.reshape(n, self.num_heads, self.dim_head, h // win, win, w // win, win)
+        q = q.permute(0, 3, 5, 1, 4, 6, 2)
+        return q.reshape(-1, win * win, self.dim_head)
+
+    def _key_windows(self, t: torch.Tensor) -> torch.Tensor:
+        """(N, heads*d, H, W) -> (N * nH * nW * heads, w_o*w_o, d), zero-padded overlap windows.
+
+        Window (i, j) covers padded rows/cols [w*i, w*i + w_o): the w rows of padded block i
+        followed by the first w_o - w rows of block i + 1, so padding by (w_o - w) / 2 on the
+        top/left and up to a whole extra block on the bottom/right lets reshape + slice + concat
+        reproduce ``nn.Unfold(w_o, stride=w, padding=(w_o - w) // 2)`` exactly.
+        """
+        n, _, h, w = t.shape
+        win, extra = self.window_size, self.key_window - self.window_size
+        lo = extra // 2
+        t = F.pad(t, (lo, win - lo, lo, win - lo))
+        t = t.reshape(n, self.inner_dim, h // win + 1, win, w + win)
+        t = torch.cat([t[:, :, :-1], t[:, :, 1:, :extra]], dim=3)
+        t = t.reshape(n, self.inner_dim, h // win, self.key_window, w // win + 1, win)
+        t = torch.cat([t[:, :, :, :, :-1], t[:, :, :, :, 1:, :extra]], dim=5)
+        t = t.reshape(n, self.num_heads, self.dim_head, h // win, self.key_window, w // win, -1)
+        t = t.permute(0, 3, 5, 1, 4, 6, 2)
+        return t.reshape(-1, self.key_window * self.key_window, self.dim_head)
+
+    def _relative_logits(self, q: torch.Tensor) -> torch.Tensor:
+        """Relative-position logits (B, w*w, w_o*w_o) for scaled queries ``q`` (B, w*w, d)."""
+        b = q.shape[0]
+        kw = self.key_window
+        rows = (q @ self.rel_height.t()).reshape(b, -1).index_select(1, self.index_height)
+        cols = (q @ self.rel_width.t()).reshape(b, -1).index_select(1, self.index_width)
+        logits = rows.reshape(b, -1, kw, 1) + cols.reshape(b, -1, 1, kw)
+        return logits.reshape(b, -1, kw * kw)
