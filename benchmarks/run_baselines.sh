@@ -18,7 +18,7 @@ for set in msrs/test roadscene/test harvard/mri_ct harvard/mri_pet; do
   tag="${set//\//_}"
   edgefuse eval --data "$DATA/$set" -m average -m max -m laplacian \
     --csv "$RES/baselines_$tag.csv" --json "$RES/baselines_$tag.json" --grid "$RES/baselines_$tag.png" \
-    > "$RES/baselines_$tag.md"
+    | grep -v "^wrote " > "$RES/baselines_$tag.md"
   { echo; echo "## $set"; echo; echo '```'; cat "$RES/baselines_$tag.md"; echo '```'; } >> "$summary"
 done
 cat "$summary"

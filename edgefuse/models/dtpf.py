@@ -22,7 +22,9 @@ from edgefuse.models.layers import (
 LEVELS = 4
 
 
-def _stage(dim: int, depth: int, channel_heads: int, spatial_heads: int, opts: dict) -> nn.Sequential:
+def _stage(
+    dim: int, depth: int, channel_heads: int, spatial_heads: int, opts: dict
+) -> nn.Sequential:
     """A stack of ``depth`` dual transformer blocks at width ``dim``."""
     return nn.Sequential(
         *(DualTransformerBlock(dim, channel_heads, spatial_heads, **opts) for _ in range(depth))
@@ -65,7 +67,7 @@ class Encoder(nn.Module):
         block_opts: dict,
     ) -> None:
         super().__init__()
-        self.patch_embed = OverlapPatchEmbed(in_channels, widths[0])
+        self.patch_embed = OverlapPatchEmbed(in_channels, widths[0], block_opts["bias"])
         self.stages = nn.ModuleList(
             _stage(widths[i], depths[i], channel_heads[i], spatial_heads[i], block_opts)
             for i in range(LEVELS)
@@ -111,7 +113,9 @@ class DTPF(nn.Module):
         overlap_ratio: OCAB key-window enlargement.
         spatial_dim_head: OCAB head width in the blocks and SCFM.
         ffn_expansion_factor: GDFN hidden expansion.
-        bias: Bias of the block, sampling, SCFM and decoder convolutions.
+        bias: Bias of the patch-embedding, attention, feed-forward, SCFM, channel-reduction
+            and output convolutions (the resamplers never have one; Phi's output conv
+            always has one). False in DTPF.
         text_dim: Sentence-embedding width for the teacher; None builds the student.
         fusion_channel_heads: MDTA heads of every Phi and of SCFM.
         fusion_spatial_heads: OCAB heads of every Phi.
@@ -165,14 +169,16 @@ class DTPF(nn.Module):
         self.cross_fusion = SpatialChannelCrossFusion(
             widths[3], fusion_channel_heads, spatial_heads[-1], spatial_dim_head, *window, bias
         )
+        fusion_heads = (fusion_channel_heads, fusion_spatial_heads, fusion_dim_head)
         self.fusions = nn.ModuleList(
-            AttentionFusion(width, fusion_channel_heads, fusion_spatial_heads, fusion_dim_head, *window, bias)
-            for width in widths
+            AttentionFusion(width, *fusion_heads, *window, bias) for width in widths
         )
         self.guides = None
         if text_dim is not None:
             self.guides = nn.ModuleList(TextGuide(text_dim, width) for width in widths)
-        self._build_decoder(widths, num_blocks, num_refinement_blocks, channel_heads, spatial_heads, opts)
+        self._build_decoder(
+            widths, num_blocks, num_refinement_blocks, channel_heads, spatial_heads, opts
+        )
 
     def _build_decoder(
         self,
@@ -298,9 +304,11 @@ def _check_config(
     """Raise ``ConfigError`` on DTPF hyper-parameters that cannot build a network."""
     if dim < 2 or dim % 2:
         raise ConfigError(f"dim must be a positive even number (Downsample halves it); got {dim}")
-    for name, value in (("num_blocks", num_blocks), ("channel_heads", channel_heads),
-                        ("spatial_heads", spatial_heads)):
+    per_level = dict(num_blocks=num_blocks, channel_heads=channel_heads, spatial_heads=spatial_heads)
+    for name, value in per_level.items():
         if len(value) != LEVELS or any(v < 1 for v in value):
-            raise ConfigError(f"{name} needs {LEVELS} positive entries (one per level); got {value}")
+            raise ConfigError(
+                f"{name} needs {LEVELS} positive entries (one per level); got {value}"
+            )
     if text_dim is not None and text_dim < 1:
         raise ConfigError(f"text_dim must be positive or None (student); got {text_dim}")

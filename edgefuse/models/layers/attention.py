@@ -25,7 +25,9 @@ class ChannelAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, bias: bool = False) -> None:
         super().__init__()
         if num_heads < 1 or dim % num_heads:
-            raise ConfigError(f"channel attention width {dim} is not divisible by {num_heads} heads")
+            raise ConfigError(
+                f"channel attention width {dim} is not divisible by {num_heads} heads"
+            )
         self.num_heads = num_heads
         self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
         self.qkv = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=bias)
@@ -54,6 +56,9 @@ def _relative_index(window: int, key_window: int, rel_size: int, axis: int) -> t
     row ``j - pos + rel_size - 1`` with ``pos`` the query coordinate on that axis. This is the
     relative-to-absolute mapping of the HaloNet-style relative position embedding used by
     X-Restormer's OCAB, written as a constant gather so it exports as one ONNX ``Gather``.
+    As in the reference, offsets are measured from the key window's first row/column, not
+    its centre, so table rows below ``key_window - window`` are never used (kept so that
+    parameter counts and shapes match the reference).
 
     Returns:
         Long tensor (window * window * key_window,) indexing the flattened
@@ -132,11 +137,20 @@ class OverlapWindowAttention(nn.Module):
         q, k, v = self.qkv(x).chunk(3, dim=1)
         q = self._query_windows(q) * self.scale
         k, v = self._key_windows(k), self._key_windows(v)
-        attn = q @ k.transpose(-2, -1) + self._relative_logits(q)
+        attn = self._logits(q, k)
         out = attn.softmax(dim=-1) @ v
         out = out.reshape(n, h // win, w // win, self.num_heads, win, win, self.dim_head)
         out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(n, self.inner_dim, h, w)
         return self.project_out(out)
+
+    def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Attention logits ``q k^T + relative logits`` (B, w*w, w_o*w_o)."""
+        rel = self._relative_logits(q)
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            # The same sum, exported as MatMul + Add (baddbmm exports two extra Mul-by-1 nodes).
+            return q @ k.transpose(-2, -1) + rel
+        # baddbmm accumulates the GEMM into the relative logits: one full-size pass less on CPU.
+        return torch.baddbmm(rel, q, k.transpose(-2, -1))
 
     def _query_windows(self, q: torch.Tensor) -> torch.Tensor:
         """(N, heads*d, H, W) -> (N * nH * nW * heads, w*w, d), windows in raster order."""
@@ -168,9 +182,8 @@ class OverlapWindowAttention(nn.Module):
 
     def _relative_logits(self, q: torch.Tensor) -> torch.Tensor:
         """Relative-position logits (B, w*w, w_o*w_o) for scaled queries ``q`` (B, w*w, d)."""
-        b = q.shape[0]
-        kw = self.key_window
-        rows = (q @ self.rel_height.t()).reshape(b, -1).index_select(1, self.index_height)
-        cols = (q @ self.rel_width.t()).reshape(b, -1).index_select(1, self.index_width)
-        logits = rows.reshape(b, -1, kw, 1) + cols.reshape(b, -1, 1, kw)
-        return logits.reshape(b, -1, kw * kw)
+        kw, area = self.key_window, self.window_size**2
+        rows = (q @ self.rel_height.t()).flatten(1).index_select(1, self.index_height)
+        cols = (q @ self.rel_width.t()).flatten(1).index_select(1, self.index_width)
+        logits = rows.reshape(-1, area, kw, 1) + cols.reshape(-1, area, 1, kw)
+        return logits.reshape(-1, area, kw * kw)

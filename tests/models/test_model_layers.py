@@ -1,0 +1,117 @@
+"""Building blocks against naive reference formulas (nn.Unfold, explicit relative indices)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.models.layers import (
+    ChannelAttention,
+    GatedFeedForward,
+    LayerNorm2d,
+    OverlapWindowAttention,
+    TextGuide,
+)
+
+
+def _ocab_reference(m: OverlapWindowAttention, x: torch.Tensor) -> torch.Tensor:
+    """OCAB written the slow, obvious way: nn.Unfold key windows, relative offsets by index."""
+    n, _, h, w = x.shape
+    win, kw, heads, d = m.window_size, m.key_window, m.num_heads, m.dim_head
+    nh, nw = h // win, w // win
+    q, k, v = m.qkv(x).chunk(3, dim=1)
+    unfold = nn.Unfold(kernel_size=kw, stride=win, padding=(kw - win) // 2)
+
+    def keys(t: torch.Tensor) -> torch.Tensor:  # (n*nwin, heads, kw*kw, d)
+        t = unfold(t).reshape(n, heads, d, kw * kw, nh * nw)
+        return t.permute(0, 4, 1, 3, 2).reshape(n * nh * nw, heads, kw * kw, d)
+
+    q = q.reshape(n, heads, d, nh, win, nw, win).permute(0, 3, 5, 1, 4, 6, 2)
+    q = q.reshape(n * nh * nw, heads, win, win, d) * m.scale
+    pos, off = torch.arange(win), torch.arange(kw)
+    rel = off[None, :] - pos[:, None] + kw - 1  # (query coord, key offset) -> table row
+    rows = torch.einsum("bhxyd,xid->bhxyi", q, m.rel_height[rel])
+    cols = torch.einsum("bhxyd,yjd->bhxyj", q, m.rel_width[rel])
+    bias = (rows[..., :, None] + cols[..., None, :]).reshape(-1, heads, win * win, kw * kw)
+    q = q.reshape(-1, heads, win * win, d)
+    attn = (q @ keys(k).transpose(-2, -1) + bias).softmax(-1)
+    out = (attn @ keys(v)).reshape(n, nh, nw, heads, win, win, d)
+    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(n, heads * d, h, w)
+    return m.project_out(out)
+
+
+def test_layernorm_matches_per_pixel_formula() -> None:
+    torch.manual_seed(0)
+    ln = LayerNorm2d(6)
+    nn.init.normal_(ln.weight)
+    nn.init.normal_(ln.bias)
+    x = torch.randn(2, 6, 5, 7)
+    mu = x.mean(1, keepdim=True)
+    var = x.var(1, keepdim=True, unbiased=False)
+    expected = (x - mu) / torch.sqrt(var + 1e-5) * ln.weight[:, None, None] + ln.bias[:, None, None]
+    torch.testing.assert_close(ln(x), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(16, 24), (8, 8)])
+def test_ocab_matches_unfold_reference(size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    m = OverlapWindowAttention(12, window_size=8, overlap_ratio=0.5, num_heads=3, dim_head=4)
+    assert m.key_window == 12
+    x = torch.randn(2, 12, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), _ocab_reference(m, x), atol=1e-5, rtol=1e-5)
+
+
+def test_ocab_parameters_and_errors() -> None:
+    m = OverlapWindowAttention(48, num_heads=2, dim_head=16)
+    assert m.rel_height.shape == m.rel_width.shape == (23, 16)
+    assert m.qkv.out_channels == 96 and m.qkv.bias is None
+    assert "index_height" not in m.state_dict()
+    with pytest.raises(ShapeMismatchError, match="multiple of the window"):
+        m(torch.zeros(1, 48, 12, 16))
+    with pytest.raises(ConfigError):
+        OverlapWindowAttention(48, window_size=8, overlap_ratio=0.375)
+
+
+def test_channel_attention_matches_formula() -> None:
+    torch.manual_seed(0)
+    m = ChannelAttention(8, num_heads=2)
+    nn.init.uniform_(m.temperature, 0.5, 2.0)
+    x = torch.randn(1, 8, 6, 5)
+    q, k, v = m.qkv_dwconv(m.qkv(x)).reshape(1, 3, 2, 4, 30).unbind(1)
+    attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+    out = (attn * m.temperature).softmax(-1) @ v
+    torch.testing.assert_close(m(x), m.project_out(out.reshape(1, 8, 6, 5)))
+    assert m.temperature.shape == (2, 1, 1)
+    with pytest.raises(ConfigError):
+        ChannelAttention(6, num_heads=4)
+
+
+@pytest.mark.parametrize(("dim", "hidden"), [(48, 127), (96, 255), (192, 510), (384, 1021)])
+def test_gdfn_hidden_width(dim: int, hidden: int) -> None:
+    assert GatedFeedForward(dim, 2.66).hidden == hidden
+
+
+def test_text_guide_is_plain_film() -> None:
+    guide = TextGuide(text_dim=5, dim=3)
+    last = guide.mlp[-1]
+    nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor([2.0, 2.0, 2.0, 1.0, 1.0, 1.0]))
+    x = torch.randn(2, 3, 4, 4)
+    out = guide(x, torch.randn(2, 5, dtype=torch.float64))
+    torch.testing.assert_close(out, 2.0 * x + 1.0)  # gamma * x + beta, not (1 + gamma) * x
+
+
+def test_ocab_export_path_matches_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    m = OverlapWindowAttention(8, num_heads=2, dim_head=4)
+    x = torch.randn(1, 8, 16, 16)
+    with torch.no_grad():
+        eager = m(x)  # baddbmm path
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported = m(x)  # MatMul + Add path used while exporting
+    torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
