@@ -6,11 +6,17 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from torch import nn
+
 from edgefuse.errors import ConfigError, did_you_mean
 from edgefuse.models.dtpf import DTPF
+from edgefuse.models.edge import EdgeFuseNet
 from edgefuse.registry import Registry
 
-MODELS: Registry[Callable[..., DTPF]] = Registry("model")
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+# The class each factory builds, for checking override names.
+_CLASSES: dict[str, type[nn.Module]] = {"dtpf_teacher": DTPF, "dtpf_student": DTPF}
 
 _SHARED = dict(
     num_blocks=(2, 2, 2, 2),
@@ -50,7 +56,26 @@ def dtpf_student(**overrides: Any) -> DTPF:
     return DTPF(**kwargs)
 
 
-def create_model(name: str, **overrides: Any) -> DTPF:
+@MODELS.register("edge_nano")
+def edge_nano(**overrides: Any) -> EdgeFuseNet:
+    """Edge student for live video: widths 16/32/48 at 1/2-1/8 resolution, no text."""
+    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8)
+    kwargs.update(overrides)
+    return EdgeFuseNet(**kwargs)
+
+
+@MODELS.register("edge_small")
+def edge_small(**overrides: Any) -> EdgeFuseNet:
+    """Larger edge student: widths 24/48/96, deeper context, no text."""
+    kwargs: dict[str, Any] = dict(widths=(24, 48, 96), depths=(2, 3, 3), residual_channels=12)
+    kwargs.update(overrides)
+    return EdgeFuseNet(**kwargs)
+
+
+_CLASSES.update(edge_nano=EdgeFuseNet, edge_small=EdgeFuseNet)
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
     """Build the registered model ``name``; overrides that are ``None`` are dropped.
 
     Args:
@@ -63,7 +88,8 @@ def create_model(name: str, **overrides: Any) -> DTPF:
     """
     factory = MODELS.get(name)
     kwargs = {k: v for k, v in overrides.items() if v is not None}
-    known = [p for p in inspect.signature(DTPF.__init__).parameters if p != "self"]
+    cls = _CLASSES[MODELS.canonical(name)]
+    known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     for key in kwargs:
         if key not in known:
             raise ConfigError(

@@ -1,0 +1,129 @@
+"""Checkpoints: ``.safetensors`` weights plus a JSON model card; loading needs no network.
+
+Layout: ``NAME.safetensors`` (tensors only, no pickled code) and ``NAME.json`` beside it::
+
+    {"format": "edgefuse-checkpoint/1", "architecture": "edge_nano",
+     "config": {...constructor overrides...}, "sha256": "<of the .safetensors file>",
+     "params": 19036, "training": {...command, data, iterations...}, "metrics": {...}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgefuse.data.images import write_bytes_atomic
+from edgefuse.errors import CheckpointError
+from edgefuse.models.profile import count_params
+from edgefuse.models.registry import MODELS, create_model
+
+FORMAT = "edgefuse-checkpoint/1"
+SUFFIX = ".safetensors"
+
+
+def card_path(weights: str | os.PathLike[str]) -> Path:
+    """The JSON card that belongs to a ``.safetensors`` file."""
+    return Path(weights).with_suffix(".json")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    model: nn.Module, path: str | os.PathLike[str], architecture: str,
+    config: dict[str, Any] | None = None, card: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights and card atomically; return the weights path."""
+    from safetensors.torch import save
+
+    MODELS.canonical(architecture)
+    p = Path(path)
+    if p.suffix != SUFFIX:
+        p = p.with_suffix(SUFFIX)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = save(state, metadata={"format": FORMAT, "architecture": architecture})
+    write_bytes_atomic(p, data)
+    doc = {
+        "format": FORMAT,
+        "architecture": architecture,
+        "config": _jsonable(config or {}),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "params": count_params(model),
+        **(card or {}),
+    }
+    write_bytes_atomic(card_path(p), (json.dumps(doc, indent=2) + "\n").encode())
+    return p
+
+
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+
+
+def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check the JSON card of a checkpoint."""
+    cp = card_path(path)
+    if not cp.is_file():
+        raise CheckpointError(f"no model card {cp} beside {path}; a checkpoint is a .safetensors + .json pair")
+    try:
+        doc = json.loads(cp.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"model card {cp} is not valid JSON ({e}); restore it from the release") from e
+    if doc.get("format") != FORMAT or "architecture" not in doc:
+        raise CheckpointError(f"{cp} is not an edgefuse model card (format {doc.get('format')!r}, expected {FORMAT!r})")
+    return doc
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], architecture: str | None = None, map_location: str = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the model named in the card and load its weights; return (model, card).
+
+    Raises:
+        CheckpointError: missing or corrupt files, a checksum mismatch, another
+            architecture than ``architecture``, or missing/unexpected weights.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    card = read_card(p)
+    arch = card["architecture"]
+    if architecture is not None and MODELS.canonical(architecture) != arch:
+        raise CheckpointError(f"{p} holds a {arch!r} model, not {architecture!r}; pick a {architecture} checkpoint")
+    if card.get("sha256") and file_sha256(p) != card["sha256"]:
+        raise CheckpointError(f"{p} does not match the checksum in its card: the file is corrupt or was replaced")
+    try:
+        state = load_file(str(p), device=map_location)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read weights from {p}: {e}") from e
+    model = create_model(arch, **card.get("config", {}))
+    _load_state(model, state, p)
+    return model.eval(), card
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
+        raise CheckpointError(f"weights in {path} do not fit the architecture in its card: {'; '.join(parts)}")
+    model.load_state_dict(state)

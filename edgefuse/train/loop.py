@@ -1,0 +1,304 @@
+"""The training loop for teachers, students and distillation; single process or torchrun DDP.
+
+Iteration-based, as DTPF (PAPER_SPEC 2.3): AdamW, cosine decay, paired random crops with
+identical flips/rotations, periodic validation on a held-out slice of the training data,
+a CSV log, ``last.pt`` for resuming and ``model.safetensors`` + JSON card for use.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from edgefuse.models.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from edgefuse.models.profile import count_params
+from edgefuse.models.registry import create_model
+from edgefuse.train.config import TrainConfig
+from edgefuse.train.dataset import FullImageDataset, PairedCropDataset, collate_samples
+from edgefuse.train.distill_loss import DistillLoss
+from edgefuse.train.losses import IVF_DEFAULT_WEIGHTS, MEDICAL_DEFAULT_WEIGHTS, fusion_loss
+from edgefuse.train.validate import validate
+
+logger = logging.getLogger(__name__)
+
+LOG_EVERY = 10
+
+
+def _dist() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    """Builds data, models and losses from a :class:`TrainConfig` and runs the loop."""
+
+    def __init__(self, cfg: TrainConfig, command: str = "") -> None:
+        self.cfg, self.command = cfg, command
+        self.rank, self.world = _dist()
+        self.out = Path(cfg.out)
+        self.default_weights = dict(MEDICAL_DEFAULT_WEIGHTS if cfg.task == "medical" else IVF_DEFAULT_WEIGHTS)
+        torch.manual_seed(cfg.seed + self.rank)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.events: dict[tuple[str, str], tuple[str, ...]] | None = None
+        self.prompts = None
+        self.teacher: nn.Module | None = None
+        self.teacher_card: dict[str, Any] = {}
+        self._setup_text_and_teacher()
+        self.model = self._build_model()
+        self.loss_module = self._build_distill_loss()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.loss_module is not None:
+            params += list(self.loss_module.adapter_parameters())
+        self.optim = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=cfg.iters, eta_min=cfg.eta_min)
+        self.ddp_model: nn.Module = self.model
+        if self.world > 1:
+            self.ddp_model = nn.parallel.DistributedDataParallel(self.model)
+        self.iteration = 0
+        self.best_quality = -math.inf
+        self.seconds = 0.0
+
+    # ----------------------------------------------------------------------------- setup
+    def _needs_text(self) -> bool:
+        return self.cfg.mode == "teacher" or (self.cfg.mode == "distill" and self.teacher_card.get("text_dim"))
+
+    def _setup_text_and_teacher(self) -> None:
+        cfg = self.cfg
+        encoder_name = cfg.text_encoder
+        if cfg.mode == "distill":
+            self.teacher, self.teacher_card = load_checkpoint(cfg.teacher)  # type: ignore[arg-type]
+            self.teacher.requires_grad_(False).eval()
+            self.teacher_card["text_dim"] = getattr(self.teacher, "text_dim", None)
+            encoder_name = self.teacher_card.get("training", {}).get("text_encoder", encoder_name)
+        if not self._needs_text():
+            return
+        from edgefuse.train.text_setup import PromptBank, annotate_roots
+
+        self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model)
+        self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache")
+        self.prompts.prepare(list(self.events.values()))
+        self.text_encoder_name = encoder_name
+
+    def _build_model(self) -> nn.Module:
+        overrides = dict(self.cfg.model_config)
+        if self.cfg.mode == "teacher":
+            overrides.setdefault("text_dim", self.prompts.dim)  # type: ignore[union-attr]
+            overrides.setdefault("clamp_output", False)
+        model = create_model(self.cfg.model, **overrides)
+        if self.cfg.mode != "teacher" and getattr(model, "text_dim", None):
+            raise_cfg = f"model {self.cfg.model!r} takes text; train it with mode 'teacher'"
+            from edgefuse.errors import ConfigError
+
+            raise ConfigError(raise_cfg)
+        self.model_overrides = overrides
+        return model
+
+    def _build_distill_loss(self) -> DistillLoss | None:
+        if self.cfg.mode != "distill":
+            return None
+        return DistillLoss(
+            self.teacher.feature_channels, self.model.feature_channels,  # type: ignore[union-attr]
+            w_feat=self.cfg.w_feat, w_res=self.cfg.w_res, w_base=self.cfg.w_base,
+            trainable_adapters=self.cfg.trainable_adapters, base_weights=self.default_weights,
+        )
+
+    def _event_lookup(self) -> Callable[[Path, str], tuple[str, ...]] | None:
+        if self.events is None:
+            return None
+        events = self.events
+        return lambda root, name: events[(str(Path(root).resolve()), name)]
+
+    def _batches(self) -> Iterator[dict[str, Any]]:
+        cfg = self.cfg
+        ds = PairedCropDataset(
+            list(cfg.data), crop=cfg.crop, seed=cfg.seed, events=self._event_lookup(),
+            samples_per_epoch=max(cfg.batch * 50, cfg.batch), holdout_fraction=cfg.holdout,
+        )
+        sampler = DistributedSampler(ds, self.world, self.rank, shuffle=True, seed=cfg.seed) if self.world > 1 else None
+        loader = DataLoader(ds, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
+                            num_workers=cfg.workers, collate_fn=collate_samples, drop_last=True)
+        epoch = 0
+        while True:
+            ds.set_epoch(epoch)
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            yield from loader
+            epoch += 1
+
+    # ----------------------------------------------------------------------------- steps
+    def _text(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        if self.prompts is None:
+            return None
+        return self.prompts.batch([tuple(e) for e in batch["events"]])
+
+    def _step(self, batch: dict[str, Any]) -> dict[str, float]:
+        vis, ir = batch["vis"], batch["ir"]
+        cfg = self.cfg
+        if cfg.mode == "teacher":
+            from edgefuse.text import weights_for
+
+            fused = self.ddp_model(vis, ir, self._text(batch))
+            weights = [weights_for(e, cfg.task) for e in batch["events"]]
+            loss, parts = fusion_loss(fused, vis, ir, weights)
+        elif cfg.mode == "student":
+            loss, parts = fusion_loss(self.ddp_model(vis, ir), vis, ir, self.default_weights)
+        else:
+            with torch.no_grad():
+                fused_t, feats_t = self.teacher(vis, ir, self._text(batch), return_features=True)  # type: ignore[misc]
+            fused_s, feats_s = self.ddp_model(vis, ir, return_features=True)
+            loss, parts = self.loss_module(fused_s, fused_t, feats_s, feats_t, vis, ir)  # type: ignore[misc]
+        self.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self._sync_adapter_grads()
+        self.optim.step()
+        self.sched.step()
+        return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+
+    def _sync_adapter_grads(self) -> None:
+        if self.world == 1 or self.loss_module is None:
+            return
+        for p in self.loss_module.adapter_parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= self.world
+
+    # ----------------------------------------------------------------------------- state
+    def _state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optim": self.optim.state_dict(),
+            "sched": self.sched.state_dict(), "iteration": self.iteration,
+            "loss_module": self.loss_module.state_dict() if self.loss_module is not None else None,
+            "best_quality": self.best_quality, "seconds": self.seconds,
+            "rng": torch.get_rng_state(), "config": self.cfg.to_dict(),
+        }
+
+    def resume(self) -> bool:
+        """Load ``out/last.pt`` if it exists; return whether a run was resumed."""
+        path = self.out / "last.pt"
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        self.sched.load_state_dict(state["sched"])
+        if self.loss_module is not None and state.get("loss_module"):
+            self.loss_module.load_state_dict(state["loss_module"])
+        self.iteration, self.best_quality = state["iteration"], state["best_quality"]
+        self.seconds = state.get("seconds", 0.0)
+        torch.set_rng_state(state["rng"])
+        logger.info("resumed %s at iteration %d", path, self.iteration)
+        return True
+
+    def _save_last(self) -> None:
+        tmp = self.out / "last.pt.tmp"
+        torch.save(self._state(), tmp)
+        tmp.replace(self.out / "last.pt")
+
+    def card(self, metrics: dict[str, float] | None) -> dict[str, Any]:
+        cfg = self.cfg
+        training = {
+            "command": self.command, "mode": cfg.mode, "data": list(cfg.data), "task": cfg.task,
+            "iterations": self.iteration, "batch": cfg.batch, "crop": cfg.crop, "lr": cfg.lr,
+            "seconds": round(self.seconds, 1), "world_size": self.world,
+        }
+        if self.prompts is not None:
+            training.update(text_encoder=self.text_encoder_name, annotator=cfg.annotator)
+        if cfg.mode == "distill":
+            training.update(teacher=str(cfg.teacher), teacher_sha256=file_sha256(cfg.teacher),  # type: ignore[arg-type]
+                            trainable_adapters=cfg.trainable_adapters)
+        return {"training": training, "metrics": {"holdout": metrics or {}}}
+
+    # ----------------------------------------------------------------------------- loop
+    def validate(self) -> dict[str, float]:
+        ds = FullImageDataset(list(self.cfg.data), events=self._event_lookup(), holdout_fraction=self.cfg.holdout)
+        text_fn = (lambda ev: self.prompts.batch([tuple(ev)])) if self.prompts is not None else None  # type: ignore[union-attr]
+        return validate(self.model, ds, self.cfg.val_pairs, text_fn)
+
+    def run(self, on_iter: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+        """Train until ``cfg.iters``; return the path of the final weights."""
+        cfg = self.cfg
+        main = self.rank == 0
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "resolved_config.yaml").write_text(cfg.to_yaml())
+            logger.info("training %s (%d params) mode=%s for %d iterations -> %s",
+                        cfg.model, count_params(self.model), cfg.mode, cfg.iters, self.out)
+        log = _CsvLog(self.out / "log.csv") if main else None
+        batches = self._batches()
+        self.model.train()
+        while self.iteration < cfg.iters:
+            start = time.perf_counter()
+            values = self._step(next(batches))
+            self.seconds += time.perf_counter() - start
+            self.iteration += 1
+            if on_iter:
+                on_iter(self.iteration, values)
+            if log and (self.iteration % LOG_EVERY == 0 or self.iteration == cfg.iters):
+                log.write({"iteration": self.iteration, "lr": self.sched.get_last_lr()[0],
+                           "seconds": round(self.seconds, 2), **values})
+            if main and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iters):
+                self._validate_and_save(log)
+            if main and self.iteration % cfg.ckpt_every == 0:
+                self._save_last()
+        if main:
+            self._save_last()
+        if self.world > 1:
+            dist.barrier()
+        return self.out / "model.safetensors"
+
+    def _validate_and_save(self, log: _CsvLog | None) -> None:
+        metrics = self.validate()
+        self.model.train()
+        if log:
+            log.write({"iteration": self.iteration, **{f"val_{k}": v for k, v in metrics.items()}})
+        card = self.card(metrics)
+        save_checkpoint(self.model, self.out / "model.safetensors", self.cfg.model, self.model_overrides, card)
+        if metrics.get("quality", -math.inf) > self.best_quality:
+            self.best_quality = metrics["quality"]
+            save_checkpoint(self.model, self.out / "best.safetensors", self.cfg.model, self.model_overrides, card)
+        logger.info("iteration %d: %s", self.iteration,
+                    ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+
+class _CsvLog:
+    """Appends dict rows to a CSV file, extending the header when new keys appear."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if path.is_file():
+            with open(path, newline="") as f:
+                self.rows = list(csv.DictReader(f))
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        keys: list[str] = []
+        for r in self.rows:
+            keys += [k for k in r if k not in keys]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+
+def train(cfg: TrainConfig, command: str = "", resume: bool = True,
+          on_iter: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+    """Run a training job described by ``cfg``; resume from ``cfg.out/last.pt`` if asked."""
+    trainer = Trainer(cfg, command)
+    if resume:
+        trainer.resume()
+    return trainer.run(on_iter)

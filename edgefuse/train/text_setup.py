@@ -1,0 +1,74 @@
+"""Text priors for training: annotate the training pairs and embed their DTPF prompts once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from edgefuse.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+EventsByPair = dict[tuple[str, str], tuple[str, ...]]
+
+
+def create_annotator(spec: str, model: str = "qwen2-vl"):  # noqa: ANN201 - text types imported lazily
+    """``rules`` or the base URL of an OpenAI-compatible chat endpoint (``http://...``)."""
+    from edgefuse.text import RuleAnnotator, VLMAnnotator
+
+    if spec == "rules":
+        return RuleAnnotator()
+    if spec.startswith(("http://", "https://")):
+        return VLMAnnotator(spec, model)
+    raise ConfigError(f"annotator {spec!r} is neither 'rules' nor an http(s):// chat endpoint URL")
+
+
+def annotate_roots(roots: Sequence[str], annotator_spec: str, task: str, vlm_model: str) -> EventsByPair:
+    """Events of every pair of every root, keyed by (resolved root, pair name)."""
+    from edgefuse.text import annotate_dataset
+
+    annotator = create_annotator(annotator_spec, vlm_model)
+    events: EventsByPair = {}
+    for root in roots:
+        annotations = annotate_dataset(root, annotator, task=task)
+        resolved = str(Path(root).resolve())
+        for name, ann in annotations.items():
+            events[(resolved, name)] = tuple(ann.events)
+        logger.info("annotated %d pairs of %s with %s", len(annotations), root, annotator_spec)
+    return events
+
+
+class PromptBank:
+    """DTPF prompt text and its embedding for each distinct event list, computed once."""
+
+    def __init__(self, encoder_name: str, task: str, cache_dir: str | Path) -> None:
+        from edgefuse.text import create_text_encoder
+
+        self.task = task
+        self.encoder = create_text_encoder(encoder_name)
+        self.cache_dir = Path(cache_dir)
+        self._vectors: dict[tuple[str, ...], torch.Tensor] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    def prepare(self, event_lists: Sequence[tuple[str, ...]]) -> None:
+        """Embed the prompts of all ``event_lists`` not embedded yet (uses the disk cache)."""
+        from edgefuse.text import cached_embeddings, prompt_text
+
+        todo = [e for e in dict.fromkeys(event_lists) if e not in self._vectors]
+        if not todo:
+            return
+        texts = [prompt_text(list(e), self.task) for e in todo]
+        vectors = cached_embeddings(self.encoder, texts, self.cache_dir)
+        for events, vec in zip(todo, vectors):
+            self._vectors[events] = vec
+
+    def batch(self, event_lists: Sequence[tuple[str, ...]]) -> torch.Tensor:
+        """(N, dim) embeddings for a batch of event lists."""
+        self.prepare(event_lists)
+        return torch.stack([self._vectors[tuple(e)] for e in event_lists])
