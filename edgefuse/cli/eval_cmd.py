@@ -9,7 +9,7 @@ import click
 from edgefuse.cli.progress import progress
 from edgefuse.evaluation import report
 from edgefuse.evaluation.runner import columns_from_args, count_steps, evaluate_dataset
-from edgefuse.fusion import METHODS
+from edgefuse.fusion import check_method, method_names
 from edgefuse.metrics.registry import DEFAULT_METRICS
 
 
@@ -17,7 +17,7 @@ from edgefuse.metrics.registry import DEFAULT_METRICS
 @click.option("--data", type=click.Path(path_type=Path), required=True,
               help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
 @click.option("--method", "-m", "methods", multiple=True,
-              help=f"Fuse with this method first (repeatable): {', '.join(METHODS.names())}.")
+              help=f"Fuse first with a method, shipped model or checkpoint (repeatable): {', '.join(method_names())}.")
 @click.option("--fused", multiple=True, metavar="[LABEL=]DIR",
               help="Folder of fused images named like the pairs (repeatable).")
 @click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True,
@@ -32,7 +32,7 @@ def eval_(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics:
     columns = columns_from_args(methods, fused)
     for col in columns:
         if col.method:
-            METHODS.canonical(col.method)
+            check_method(col.method)
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     with progress(count_steps(data, columns), "eval") as bar:
         result = evaluate_dataset(data, columns, names, keep_samples=grid_pairs if grid_path else 0,

@@ -10,7 +10,7 @@ from edgefuse.cli.progress import progress
 from edgefuse.data.images import read_ir, read_vis, write_image
 from edgefuse.data.pairs import Pair, check_pairs, find_pairs, load_pair, pairs_from_folders
 from edgefuse.errors import ConfigError, DataError
-from edgefuse.fusion import DEFAULT_METHOD, METHODS, create_fuser
+from edgefuse.fusion import DEFAULT_METHOD, check_method, create_fuser, method_names
 
 
 def _fuse_one(method: str, vis: Path, ir: Path, out: Path) -> None:
@@ -42,11 +42,11 @@ def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str) -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output image, or folder for many.")
 @click.option("--method", "-m", default=DEFAULT_METHOD, show_default=True,
-              help=f"Fusion method: {', '.join(METHODS.names())}.")
+              help=f"Fusion method, shipped model or .safetensors checkpoint: {', '.join(method_names())}.")
 @click.option("--ext", default=".png", show_default=True, help="Suffix of images written to an output folder.")
 def fuse(vis: Path | None, ir: Path | None, data: Path | None, out: Path, method: str, ext: str) -> None:
     """Fuse an IR/visible pair, two folders of pairs, or a dataset folder."""
-    METHODS.canonical(method)  # unknown names fail before any reading
+    check_method(method)  # unknown names fail before any reading
     ext = ext if ext.startswith(".") else "." + ext
     if data is not None:
         if vis is not None or ir is not None:

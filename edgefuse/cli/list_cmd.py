@@ -1,19 +1,32 @@
-"""``edgefuse list``: what methods and metrics this install knows."""
+"""``edgefuse list``: models (params, GFLOPs), fusion methods and metrics of this install."""
 
 from __future__ import annotations
 
 import click
 
-from edgefuse.fusion import DEFAULT_METHOD, METHODS
+from edgefuse.fusion import DEFAULT_METHOD, METHODS, shipped_models
 from edgefuse.metrics.registry import DEFAULT_METRICS, METRICS
 
 
 @click.command("list")
-def list_() -> None:
-    """List fusion methods and metrics."""
+@click.option("--height", default=480, show_default=True, help="Height for the GFLOPs column.")
+@click.option("--width", default=640, show_default=True, help="Width for the GFLOPs column.")
+@click.option("--no-flops", is_flag=True, help="Skip counting GFLOPs (a few seconds for the DTPF models).")
+def list_(height: int, width: int, no_flops: bool) -> None:
+    """List model architectures, fusion methods (classical and shipped) and metrics."""
+    from edgefuse.models import MODELS
+    from edgefuse.models.profile import model_summary
+
+    click.echo(f"models (GFLOPs = 2 x MACs for one {height}x{width} pair, at the size the model computes on):")
+    click.echo(f"  {'name':14s} {'params':>12s} {'GFLOPs':>9s}  text")
+    for name in MODELS.names():
+        s = model_summary(name, height, width, flops=not no_flops)
+        flops = "-" if s["gflops"] is None else f"{s['gflops']:.2f}"
+        click.echo(f"  {name:14s} {s['params']:>12,d} {flops:>9s}  {'yes' if s['text_dim'] else 'no'}")
     click.echo("fusion methods:")
-    for name in METHODS.names():
-        click.echo(f"  {name}{'  (default)' if name == DEFAULT_METHOD else ''}")
+    for name in METHODS.names() + list(shipped_models()):
+        kind = "shipped model" if name in shipped_models() else "classical"
+        click.echo(f"  {name:14s} {kind}{'  (default)' if name == DEFAULT_METHOD else ''}")
     click.echo("metrics:")
     for name in DEFAULT_METRICS:
         info = METRICS.get(name)

@@ -37,11 +37,13 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from edgefuse.cli import eval_cmd, fuse_cmd, list_cmd
+    from edgefuse.cli import eval_cmd, fuse_cmd, list_cmd, train_cmd
 
     cli.add_command(fuse_cmd.fuse)
     cli.add_command(eval_cmd.eval_)
     cli.add_command(list_cmd.list_)
+    cli.add_command(train_cmd.train_cmd)
+    cli.add_command(train_cmd.distill_cmd)
 
 
 _register()
@@ -50,3 +52,7 @@ _register()
 def main() -> None:
     """Entry point of the console script (click exits with the code)."""
     cli.main(prog_name="edgefuse")
+
+
+if __name__ == "__main__":  # python -m edgefuse.cli.main (used by torchrun)
+    main()

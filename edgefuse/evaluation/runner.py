@@ -46,9 +46,22 @@ class EvalResult:
         return {lb: {m: float(np.std(self.values(lb, m))) for m in self.metric_names} for lb in self.labels}
 
 
+def _method_label(method: str) -> str:
+    path = Path(method)
+    if path.suffix != ".safetensors":
+        return method
+    # runs/<run>/model.safetensors -> "<run>"; anything else -> file stem
+    return path.parent.name if path.stem in ("model", "best", "last") and path.parent.name else path.stem
+
+
 def columns_from_args(methods: Sequence[str], fused: Sequence[str]) -> list[Column]:
-    """Columns for ``--method`` names and ``--fused [LABEL=]DIR`` entries, labels unique."""
-    cols = [Column(label=m, method=m) for m in methods]
+    """Columns for ``--method [LABEL=]NAME`` and ``--fused [LABEL=]DIR`` entries, labels unique."""
+    cols = []
+    for entry in methods:
+        label, sep, method = entry.partition("=")
+        if not sep:
+            method, label = entry, _method_label(entry)
+        cols.append(Column(label=label, method=method))
     for entry in fused:
         label, sep, path = entry.partition("=")
         if not sep:

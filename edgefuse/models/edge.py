@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgefuse.errors import ShapeMismatchError
+from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.models.layers.guide import TextGuide
 
 _LUMA = (0.299, 0.587, 0.114)
 _BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -75,10 +76,14 @@ class EdgeFuseNet(nn.Module):
         residual_channels: Hidden channels of the full-resolution residual branch
             (0 disables it).
         clamp_output: Clip the output to [0, 1] (one Clip node in ONNX).
+        text_dim: Width of a text embedding for a *teacher*: FiLM guides (DTPF's Guide MLP,
+            applied residually as ``x + gamma * x + beta`` like Text-IF, so that an untrained
+            guide starts as the identity) modulate the four decoder insertion points (1/8,
+            1/4, 1/2 resolution and the full-resolution branch). ``None`` (students): no
+            text modules at all.
     """
 
     size_multiple = 1
-    text_dim = None
     vis_channels = 3
     ir_channels = 1
 
@@ -88,10 +93,12 @@ class EdgeFuseNet(nn.Module):
         depths: Sequence[int] = (1, 2, 2),
         residual_channels: int = 8,
         clamp_output: bool = True,
+        text_dim: int | None = None,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
         self.clamp_output = clamp_output
+        self.text_dim = text_dim
         self.register_buffer("luma", torch.tensor(_LUMA).view(1, 3, 1, 1), persistent=False)
         k = torch.tensor(_BINOMIAL5)
         k2 = torch.outer(k, k) / k.sum() ** 2
@@ -115,16 +122,26 @@ class EdgeFuseNet(nn.Module):
             nn.init.zeros_(self.residual[2].weight)
             nn.init.zeros_(self.residual[2].bias)
         self.feature_channels = (w2, w1, w0, residual_channels or w0)
+        self.guides = None
+        if text_dim is not None:
+            if not residual_channels:
+                raise ConfigError("a text-guided EdgeFuseNet needs residual_channels > 0 for its fourth guide")
+            self.guides = nn.ModuleList(TextGuide(text_dim, c) for c in self.feature_channels)
 
-    def _context(self, y: torch.Tensor, ir: torch.Tensor) -> list[torch.Tensor]:
+    def _guide(self, level: int, x: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+        if self.guides is None:
+            return x
+        return x + self.guides[level](x, text)
+
+    def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
         f0 = self.enc0(F.relu(self.stem(x)))
         f1 = self.enc1(self.down1(f0))
         f2 = self.enc2(self.down2(f1))
-        f2 = f2 * self.context(f2.mean(dim=(2, 3), keepdim=True))
-        d1 = self.dec1(f1 + _up_to(self.lat1(f2), f1))
-        d0 = self.dec0(f0 + _up_to(self.lat0(d1), f0))
+        f2 = self._guide(0, f2 * self.context(f2.mean(dim=(2, 3), keepdim=True)), text)
+        d1 = self._guide(1, self.dec1(f1 + _up_to(self.lat1(f2), f1)), text)
+        d0 = self._guide(2, self.dec0(f0 + _up_to(self.lat0(d1), f0)), text)
         return [f2, d1, d0]
 
     def forward(
@@ -133,16 +150,20 @@ class EdgeFuseNet(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Fuse ``vis`` (N,3,H,W) and ``ir`` (N,1,H,W) in [0,1] into (N,3,H,W) RGB.
 
-        ``text`` is accepted and ignored so that teachers and students share a call
-        signature in training code; students never see text.
+        ``text`` (N, text_dim) is required by a teacher (``text_dim`` set); a student
+        accepts and ignores it so that training code can call both alike.
         """
         if vis.dim() != 4 or ir.dim() != 4 or vis.shape[1] != 3 or ir.shape[1] != 1 \
                 or vis.shape[-2:] != ir.shape[-2:] or vis.shape[0] != ir.shape[0]:
             raise ShapeMismatchError(
                 f"expected vis (N,3,H,W) and ir (N,1,H,W) of one size, got {tuple(vis.shape)} and {tuple(ir.shape)}"
             )
+        if self.guides is not None and (text is None or text.shape != (vis.shape[0], self.text_dim)):
+            got = None if text is None else tuple(text.shape)
+            raise ConfigError(f"this teacher needs text embeddings of shape (N, {self.text_dim}), got {got}")
+        text = text if self.guides is not None else None
         y = F.conv2d(vis, self.luma)
-        feats = self._context(y, ir)
+        feats = self._context(y, ir, text)
         maps = torch.sigmoid(_up_to(self.head(feats[-1]), ir))
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]
         src = torch.cat([ir, y], dim=1)
@@ -151,7 +172,7 @@ class EdgeFuseNet(nn.Module):
         fused_y = w * base[:, 0:1] + (1.0 - w) * base[:, 1:2] + a * detail[:, 0:1] + b * detail[:, 1:2]
         full = None
         if self.residual is not None:
-            hidden = F.relu(self.residual[0](torch.cat([ir, y, fused_y], dim=1)))
+            hidden = self._guide(3, F.relu(self.residual[0](torch.cat([ir, y, fused_y], dim=1))), text)
             fused_y = fused_y + self.residual[2](hidden)
             full = hidden
         out = vis + (fused_y - y)

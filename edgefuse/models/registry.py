@@ -72,7 +72,19 @@ def edge_small(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
-_CLASSES.update(edge_nano=EdgeFuseNet, edge_small=EdgeFuseNet)
+@MODELS.register("edge_teacher")
+def edge_teacher(**overrides: Any) -> EdgeFuseNet:
+    """Text-guided CNN teacher trainable on CPUs: widths 32/64/96 with FiLM guides.
+
+    The paper-size ``dtpf_teacher`` needs a GPU to train; this one distils into the edge
+    students with the same framework (``text_dim`` follows the text encoder, 384 for MiniLM).
+    """
+    kwargs: dict[str, Any] = dict(widths=(32, 64, 96), depths=(2, 3, 4), residual_channels=16, text_dim=384)
+    kwargs.update(overrides)
+    return EdgeFuseNet(**kwargs)
+
+
+_CLASSES.update(edge_nano=EdgeFuseNet, edge_small=EdgeFuseNet, edge_teacher=EdgeFuseNet)
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:

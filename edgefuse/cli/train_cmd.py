@@ -1,0 +1,97 @@
+"""``edgefuse train`` and ``edgefuse distill``: training runs, single process or torchrun DDP."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from typing import Any
+
+import click
+
+from edgefuse.cli.progress import progress
+
+
+def _common(fn: Any) -> Any:
+    opts = [
+        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+                     help="YAML file of training options (flags override it)."),
+        click.option("--model", help="Model name (see `edgefuse list`)."),
+        click.option("--data", multiple=True, help="Training dataset folder (repeatable); never a test split."),
+        click.option("--task", type=click.Choice(["ivf", "medical"]), help="Loss weights and prompts."),
+        click.option("--iters", type=int, help="Training iterations."),
+        click.option("--batch", type=int, help="Batch size per process."),
+        click.option("--crop", type=int, help="Random crop size."),
+        click.option("--lr", type=float, help="AdamW learning rate."),
+        click.option("--seed", type=int, help="Random seed."),
+        click.option("--out", help="Run folder (checkpoints, log.csv, resolved_config.yaml)."),
+        click.option("--ckpt-every", type=int, help="Save last.pt every N iterations."),
+        click.option("--val-every", type=int, help="Validate and save weights every N iterations."),
+        click.option("--val-pairs", type=int, help="Held-out pairs scored per validation."),
+        click.option("--threads", type=int, help="torch CPU threads (0 = torch default)."),
+        click.option("--workers", type=int, help="DataLoader worker processes."),
+        click.option("--no-resume", is_flag=True, help="Start over even if OUT/last.pt exists."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _init_distributed() -> None:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    import torch
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend=backend)
+
+
+def _run(mode: str, kwargs: dict[str, Any]) -> None:
+    from edgefuse.train.config import TrainConfig
+    from edgefuse.train.loop import train
+
+    config_path = kwargs.pop("config_path")
+    no_resume = kwargs.pop("no_resume")
+    data = kwargs.pop("data")
+    values = {k: v for k, v in kwargs.items() if v is not None}
+    if data:
+        values["data"] = list(data)
+    values["mode"] = mode
+    cfg = TrainConfig.from_yaml(config_path, **values) if config_path else TrainConfig.from_dict(values)
+    command = "edgefuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    _init_distributed()
+    with progress(cfg.iters, f"{mode} {cfg.model}") as bar:
+        def on_iter(it: int, values: dict[str, float]) -> None:
+            bar.update(it - bar.n)
+            bar.set_postfix(loss=f"{values['loss']:.4f}")
+
+        weights = train(cfg, command=command, resume=not no_resume, on_iter=on_iter)
+    click.echo(f"wrote {weights} (log: {cfg.out}/log.csv)")
+
+
+@click.command("train")
+@_common
+@click.option("--mode", type=click.Choice(["teacher", "student"]), default="teacher", show_default=True,
+              help="teacher: text-guided with per-event weights; student: plain fusion loss, no teacher.")
+@click.option("--text-encoder", help="Text encoder for the teacher (default minilm).")
+@click.option("--annotator", help="'rules' or an OpenAI-compatible chat endpoint URL.")
+def train_cmd(mode: str, **kwargs: Any) -> None:
+    """Train a teacher (text priors) or a student without distillation."""
+    _run(mode, kwargs)
+
+
+@click.command("distill")
+@_common
+@click.option("--teacher", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Teacher checkpoint (.safetensors with its .json card).")
+@click.option("--w-feat", type=float, help="Feature loss weight (DTPF 0.1).")
+@click.option("--w-res", type=float, help="Output matching weight (DTPF 1.0).")
+@click.option("--fixed-adapters", "fixed", is_flag=True,
+              help="Keep the teacher->student adapters at their random init, as DTPF's code does.")
+def distill_cmd(fixed: bool, **kwargs: Any) -> None:
+    """Distill a student from a frozen teacher (DTPF stage 2)."""
+    if fixed:
+        kwargs["trainable_adapters"] = False
+    _run("distill", kwargs)

@@ -1,0 +1,100 @@
+"""Edge students and the CNN teacher: the analytic blend, colour keeping, text, ONNX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.models import count_flops, count_params, create_model
+
+
+def _pair(h: int, w: int, n: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, h, w, generator=g), torch.rand(n, 1, h, w, generator=g)
+
+
+def test_untrained_head_is_average_base_plus_both_details():
+    """Zero-initialised head: w = 0.5, a = b = 1, residual 0 -> Y = (B(ir)+B(Y))/2 + D(ir) + D(Y)."""
+    model = create_model("edge_nano", clamp_output=False).eval()
+    vis = torch.full((1, 3, 16, 16), 0.4)
+    ir = torch.full((1, 1, 16, 16), 0.8)
+    with torch.no_grad():
+        out = model(vis, ir)
+    # flat images: no detail; Y = 0.6, added equally to R, G, B
+    torch.testing.assert_close(out, torch.full_like(out, 0.6), atol=1e-5, rtol=0)
+
+
+def test_chroma_of_visible_is_kept():
+    model = create_model("edge_nano", clamp_output=False).eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    vis, ir = _pair(24, 40)
+    with torch.no_grad():
+        out = model(vis, ir)
+
+    def chroma(x):  # BT.601 Cb, Cr (coefficients sum to zero)
+        r, g, b = x[:, 0], x[:, 1], x[:, 2]
+        return -0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b
+
+    for got, want in zip(chroma(out), chroma(vis)):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+def test_any_size_and_features():
+    model = create_model("edge_nano").eval()
+    vis, ir = _pair(37, 53, n=2)
+    with torch.no_grad():
+        out, feats = model(vis, ir, return_features=True)
+    assert out.shape == (2, 3, 37, 53)
+    assert [f.shape[1] for f in feats] == list(model.feature_channels)
+    assert feats[-1].shape[-2:] == (37, 53)
+
+
+def test_budget_of_edge_nano():
+    model = create_model("edge_nano")
+    assert count_params(model) < 50_000
+    assert count_flops(model, 480, 640) <= 5.0  # issue 3: at most 5 GFLOPs at 480x640
+
+
+def test_teacher_needs_text_and_student_has_no_text_modules():
+    teacher = create_model("edge_teacher").eval()
+    vis, ir = _pair(16, 16)
+    with pytest.raises(ConfigError, match="text embeddings of shape"):
+        teacher(vis, ir)
+    t1, t2 = torch.zeros(1, 384), torch.ones(1, 384)
+    for p in [*teacher.guides.parameters(), *teacher.head.parameters()]:
+        torch.nn.init.normal_(p, std=0.1)  # the head starts at zero, hiding the features
+    with torch.no_grad():
+        assert not torch.allclose(teacher(vis, ir, t1), teacher(vis, ir, t2))
+    student = create_model("edge_nano")
+    assert student.guides is None and not any("guide" in n for n, _ in student.named_modules())
+
+
+def test_shape_errors():
+    model = create_model("edge_nano")
+    with pytest.raises(ShapeMismatchError):
+        model(torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 9))
+    with pytest.raises(ShapeMismatchError):
+        model(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
+
+
+@pytest.mark.ort
+def test_edge_nano_onnx_matches_torch(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = create_model("edge_nano").eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    vis, ir = _pair(48, 64)
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for h, w in ((48, 64), (30, 50)):  # the second size was not used in export
+        v, i = _pair(h, w, seed=3)
+        with torch.no_grad():
+            ref = model(v, i).numpy()
+        got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
+        assert np.abs(got - ref).max() <= 1e-4
