@@ -98,3 +98,25 @@ def test_fused_image_of_wrong_size(tmp_path):
     write_image(out / "FLIR_00211.png", np.zeros((10, 10, 3), np.uint8))
     res = CliRunner().invoke(cli, ["eval", "--data", str(SAMPLES / "ivf"), "--fused", str(out)])
     assert res.exit_code == 2 and "must keep the source size" in res.output
+
+
+def test_fuse_and_eval_with_a_checkpoint(tmp_path):
+    from edgefuse.models import create_model
+    from edgefuse.models.checkpoint import save_checkpoint
+
+    ckpt = save_checkpoint(create_model("edge_nano"), tmp_path / "runs" / "mine" / "model.safetensors", "edge_nano")
+    out = tmp_path / "f.png"
+    res = run("fuse", "--vis", str(SAMPLES / "medical/other/11.png"), "--ir", str(SAMPLES / "medical/mri/11.png"),
+              "-o", str(out), "-m", str(ckpt))
+    assert res.exit_code == 0, res.output
+    assert read_vis(out).shape == (256, 256, 3)
+    res = run("eval", "--data", str(SAMPLES / "medical"), "-m", str(ckpt), "--metrics", "VIF,Qabf")
+    assert res.exit_code == 0 and "mine" in res.output  # label from the run folder
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    (tmp_path / "bad.json").write_text('{"format": "edgefuse-checkpoint/1", "architecture": "edge_nano"}')
+    res = CliRunner().invoke(cli, ["fuse", "--data", str(SAMPLES / "ivf"), "-o", str(tmp_path / "o"), "-m", str(bad)])
+    assert res.exit_code == 2 and "cannot read weights" in res.output and "Traceback" not in res.output
