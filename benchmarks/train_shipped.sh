@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights and the comparison table (CPU, 2 cores).
 # Each run resumes from its last.pt when restarted. Usage: bash benchmarks/train_shipped.sh [stage]
-# stages: teacher | students | medical | all (default all). Logs: runs/<name>.out, runs/<name>/log.csv
+# stages: teacher | students (includes medical) | medical | all (default all). Logs: runs/<name>.out, runs/<name>/log.csv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
@@ -25,9 +25,9 @@ if [[ $stage == students || $stage == all ]]; then
   # the same student, same budget, no teacher (the paper's ablation)
   edgefuse train --mode student --model edge_nano "${IVF[@]}" --iters $ITERS --batch 8 --lr 1e-3 \
     --val-every 500 --val-pairs 6 --ckpt-every 250 --threads 1 --out runs/edge_nano_plain > runs/edge_nano_plain.out 2>&1 &
-  if [[ $stage == all ]]; then stage=medical; fi
 fi
-if [[ $stage == medical ]]; then
+if [[ $stage == students || $stage == medical || $stage == all ]]; then
+  # the medical student (same recipe, DTPF's medical default loss weights), beside the plain run
   python benchmarks/make_medical_split.py
   edgefuse train --mode student --model edge_nano --task medical --data data/medical_split/train --iters $ITERS \
     --batch 8 --lr 1e-3 --val-every 500 --val-pairs 4 --ckpt-every 250 --threads 1 --out runs/edge_nano_med \

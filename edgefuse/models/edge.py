@@ -75,6 +75,9 @@ class EdgeFuseNet(nn.Module):
         depths: Residual blocks per level (the 1/8 level uses dilation 2).
         residual_channels: Hidden channels of the full-resolution residual branch
             (0 disables it).
+        residual_kernel: Kernel of the branch's output conv; 1 for the edge students (a
+            3x3 conv with one output channel at full resolution cost ONNX Runtime 8 ms of
+            a 42 ms frame at 480x640 on 2 CPU cores).
         clamp_output: Clip the output to [0, 1] (one Clip node in ONNX).
         text_dim: Width of a text embedding for a *teacher*: FiLM guides (DTPF's Guide MLP,
             applied residually as ``x + gamma * x + beta`` like Text-IF, so that an untrained
@@ -94,6 +97,7 @@ class EdgeFuseNet(nn.Module):
         residual_channels: int = 8,
         clamp_output: bool = True,
         text_dim: int | None = None,
+        residual_kernel: int = 3,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -117,7 +121,7 @@ class EdgeFuseNet(nn.Module):
         if residual_channels:
             self.residual = nn.Sequential(
                 nn.Conv2d(3, residual_channels, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(residual_channels, 1, 3, padding=1),
+                nn.Conv2d(residual_channels, 1, residual_kernel, padding=residual_kernel // 2),
             )
             nn.init.zeros_(self.residual[2].weight)
             nn.init.zeros_(self.residual[2].bias)

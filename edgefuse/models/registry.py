@@ -59,7 +59,7 @@ def dtpf_student(**overrides: Any) -> DTPF:
 @MODELS.register("edge_nano")
 def edge_nano(**overrides: Any) -> EdgeFuseNet:
     """Edge student for live video: widths 16/32/48 at 1/2-1/8 resolution, no text."""
-    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8)
+    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1)
     kwargs.update(overrides)
     return EdgeFuseNet(**kwargs)
 
@@ -67,7 +67,7 @@ def edge_nano(**overrides: Any) -> EdgeFuseNet:
 @MODELS.register("edge_small")
 def edge_small(**overrides: Any) -> EdgeFuseNet:
     """Larger edge student: widths 24/48/96, deeper context, no text."""
-    kwargs: dict[str, Any] = dict(widths=(24, 48, 96), depths=(2, 3, 3), residual_channels=12)
+    kwargs: dict[str, Any] = dict(widths=(24, 48, 96), depths=(2, 3, 3), residual_channels=12, residual_kernel=1)
     kwargs.update(overrides)
     return EdgeFuseNet(**kwargs)
 
