@@ -37,13 +37,16 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from edgefuse.cli import eval_cmd, fuse_cmd, list_cmd, train_cmd
+    from edgefuse.cli import build_cmd, eval_cmd, export_cmd, fuse_cmd, inspect_cmd, list_cmd, train_cmd
 
     cli.add_command(fuse_cmd.fuse)
     cli.add_command(eval_cmd.eval_)
     cli.add_command(list_cmd.list_)
     cli.add_command(train_cmd.train_cmd)
     cli.add_command(train_cmd.distill_cmd)
+    cli.add_command(export_cmd.export_cmd)
+    cli.add_command(build_cmd.build_cmd)
+    cli.add_command(inspect_cmd.inspect_cmd)
 
 
 _register()

@@ -1,0 +1,119 @@
+"""Refuse engines built by another TensorRT version or for another GPU, before deserializing them.
+
+TensorRT plans are tied to the TensorRT version that built them and to the GPU (compute
+capability) unless built version- or hardware-compatible; deserializing a foreign plan fails
+with a cryptic serialization assertion. The sidecar JSON says what built the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from edgefuse.engines._trt import import_tensorrt, major, tensorrt_version
+from edgefuse.engines.device import gpu_info
+from edgefuse.errors import BackendUnavailableError, EngineBuildError
+from edgefuse.export._io import sha256_file
+from edgefuse.export.manifest import sidecar_path
+
+FORMAT = "edgefuse-engine/1"
+
+
+def read_sidecar(plan: str | os.PathLike[str], required: bool = True) -> dict[str, Any] | None:
+    """The plan's ``.json`` sidecar, or ``None`` when missing and not ``required``."""
+    sc = sidecar_path(plan)
+    if not sc.is_file():
+        if not required:
+            return None
+        raise EngineBuildError(
+            f"{plan} has no sidecar {sc.name}: nothing says which TensorRT version and GPU built it. "
+            "Rebuild it here with `edgefuse build --onnx MODEL.onnx` (plans are not portable)"
+        )
+    try:
+        doc = json.loads(sc.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise EngineBuildError(f"sidecar {sc} is not valid JSON ({e}); rebuild the engine") from e
+    if doc.get("format") != FORMAT:
+        raise EngineBuildError(f"{sc} is not an edgefuse engine sidecar (format {doc.get('format')!r})")
+    return doc
+
+
+def rebuild_hint(doc: dict[str, Any]) -> str:
+    onnx = (doc.get("onnx") or {}).get("path", "MODEL.onnx")
+    return shlex.join(["edgefuse", "build", "--onnx", str(onnx), "--precision", str(doc.get("precision", "fp16"))])
+
+
+def check_engine(
+    plan: str | os.PathLike[str], trt_version: str | None = None, gpu: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a plan against the TensorRT version and GPU here; return its sidecar.
+
+    Args:
+        plan: The ``.plan`` file.
+        trt_version: TensorRT version to check against (default: the installed one).
+        gpu: ``{"name", "compute_capability"}`` to check against (default: GPU 0 here).
+
+    Raises:
+        EngineBuildError: no/invalid sidecar, a plan changed since its build, or another
+            TensorRT version or GPU; the message says how to rebuild.
+        BackendUnavailableError: TensorRT is not installed (and no version was given).
+    """
+    p = Path(plan)
+    if not p.is_file():
+        raise EngineBuildError(f"engine not found: {p}")
+    doc = read_sidecar(p)
+    assert doc is not None
+    if doc.get("sha256") and sha256_file(p) != doc["sha256"]:
+        raise EngineBuildError(
+            f"{p} does not match the hash in its sidecar: it was replaced or truncated; rebuild: {rebuild_hint(doc)}"
+        )
+    here = trt_version or tensorrt_version()
+    if here is None:
+        raise BackendUnavailableError("TensorRT is not installed here; engines run only where TensorRT is installed")
+    built = str(doc.get("tensorrt"))
+    same = major(built) == major(here) if doc.get("version_compatible") else built == here
+    if not same:
+        raise EngineBuildError(
+            f"{p.name} was built with TensorRT {built}, this machine has TensorRT {here}: plans only load on the "
+            f"TensorRT version that built them. Rebuild it here: {rebuild_hint(doc)}"
+        )
+    gpu_here = gpu or gpu_info()
+    built_gpu = doc.get("gpu") or {}
+    cc_built, cc_here = str(built_gpu.get("compute_capability")), str(gpu_here.get("compute_capability"))
+    if doc.get("hardware_compat") == "ampere_plus":
+        ok = float(cc_here) >= 8.0
+    elif doc.get("hardware_compat") == "same_compute_capability":
+        ok = cc_here == cc_built
+    else:
+        ok = cc_here == cc_built and built_gpu.get("name") == gpu_here.get("name")
+    if not ok:
+        raise EngineBuildError(
+            f"{p.name} was built for {built_gpu.get('name')} (compute capability {cc_built}), this GPU is "
+            f"{gpu_here.get('name')} ({cc_here}): engines are specific to the GPU that built them. "
+            f"Rebuild it here: {rebuild_hint(doc)}"
+        )
+    return doc
+
+
+def deserialize(plan: str | os.PathLike[str]) -> Any:
+    """Deserialize a plan that passed ``check_engine``; return the ``ICudaEngine``."""
+    trt = import_tensorrt()
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    doc = read_sidecar(plan, required=False) or {}
+    if doc.get("dla_core") is not None:
+        runtime.DLA_core = int(doc["dla_core"])
+    engine = runtime.deserialize_cuda_engine(Path(plan).read_bytes())
+    if engine is None:
+        raise EngineBuildError(
+            f"TensorRT could not deserialize {plan} (see the TensorRT log); rebuild: {rebuild_hint(doc)}"
+        )
+    return engine
+
+
+def load_engine(plan: str | os.PathLike[str]) -> Any:
+    """``check_engine`` then ``deserialize``: the only way edgefuse loads a plan."""
+    check_engine(plan)
+    return deserialize(plan)

@@ -1,0 +1,135 @@
+"""Atomic artefact writes, writable-folder checks, file sizes and stage timing for the export stages."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgefuse.errors import ConfigError, ExportError
+
+logger = logging.getLogger(__name__)
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: artefacts get the usual 0o666 & ~umask, not mkstemp's 0o600
+
+
+def ensure_writable_dir(path: str | os.PathLike[str], role: str = "output folder") -> Path:
+    """Create ``path`` if needed and prove that a file can be written into it.
+
+    Raises:
+        ConfigError: the folder cannot be created (a file is in the way, no permission)
+            or a file cannot be created inside it.
+    """
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise ConfigError(
+            f"{role} {p} cannot be created: a file is in the way ({e.filename}); pass another folder"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"{role} {p} cannot be created: {e.strerror}; pass a writable folder") from e
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edgefuse-probe-", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{role} {p} is not writable: {e.strerror}; pass a writable folder") from e
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it to ``final`` only on success.
+
+    A stage that fails (or is interrupted) therefore never leaves a file under the final
+    name: the temporary file (``.NAME.tmp-XXXX``) is removed.
+    """
+    final_p = Path(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final_p.stem}.tmp-", suffix=final_p.suffix, dir=final_p.parent)
+    os.close(fd)
+    tmp_p = Path(tmp)
+    try:
+        yield tmp_p
+        if not tmp_p.is_file() or tmp_p.stat().st_size == 0:
+            raise ExportError(f"the stage wrote nothing for {final_p}; no file was created")
+        os.chmod(tmp_p, 0o666 & ~_UMASK)
+        os.replace(tmp_p, final_p)
+    finally:
+        tmp_p.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
+    """Write ``doc`` as indented JSON through a temporary file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    return Path(path)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def human_size(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@dataclass
+class StageResult:
+    """One finished pipeline stage: what it made, how long it took, and a short note."""
+
+    name: str
+    seconds: float = 0.0
+    path: Path | None = None
+    note: str = ""
+    ok: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int | None:
+        return self.path.stat().st_size if self.path is not None and self.path.is_file() else None
+
+    def line(self) -> str:
+        """The one line the CLI prints for this stage."""
+        parts = [f"{self.name:<8}", f"{self.seconds:6.1f} s"]
+        if self.path is not None:
+            size = self.size
+            parts.append(f"{self.path}" + (f"  {human_size(size)}" if size is not None else ""))
+        if self.note:
+            parts.append(self.note)
+        return "  ".join(parts)
+
+
+StageCallback = Callable[[StageResult], None]
+
+
+@contextlib.contextmanager
+def stage(name: str, on_stage: StageCallback | None = None) -> Iterator[StageResult]:
+    """Time a stage; on success log it and hand the result to ``on_stage``."""
+    result = StageResult(name)
+    start = time.perf_counter()
+    yield result
+    result.seconds = time.perf_counter() - start
+    logger.debug("stage %s: %s", name, result.line())
+    if on_stage is not None:
+        on_stage(result)

@@ -1,0 +1,200 @@
+"""Export configuration: precisions, the frozen ``ExportConfig``, size specs and named recipes."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgefuse.errors import ConfigError, did_you_mean
+
+Size = tuple[int, int]  # (height, width)
+DynamicSpec = tuple[Size, Size, Size]  # (min, opt, max)
+
+REPO_RECIPES = Path(__file__).resolve().parents[2] / "export"
+CALIB_METHODS = ("minmax", "entropy", "percentile")
+
+
+class Precision(str, enum.Enum):
+    """Artefact precision. Each export also writes the lower ones it is measured against."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+    INT8 = "int8"
+
+    @classmethod
+    def parse(cls, value: str | Precision) -> Precision:
+        try:
+            return cls(str(getattr(value, "value", value)).lower())
+        except ValueError:
+            names = [p.value for p in cls]
+            raise ConfigError(
+                f"precision {value!r} is not one of {', '.join(names)}.{did_you_mean(str(value), names)}"
+            ) from None
+
+    def artefacts(self) -> list[Precision]:
+        """fp32 -> [fp32]; fp16 -> [fp32, fp16]; int8 -> [fp32, fp16, int8].
+
+        The FP32 graph is the source of the others; the FP16 graph comes with INT8 because
+        it is the fallback to deploy when INT8 misses its accuracy target.
+        """
+        order = list(Precision)
+        return order[: order.index(self) + 1]
+
+
+def parse_size(text: str | Size | list[int]) -> Size:
+    """'480x640' (H x W) or (480, 640) -> (480, 640)."""
+    if isinstance(text, (tuple, list)):
+        if len(text) != 2:
+            raise ConfigError(f"a size is [height, width], got {text!r}")
+        return int(text[0]), int(text[1])
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m:
+        raise ConfigError(f"size {text!r} is not HEIGHTxWIDTH (e.g. 480x640)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_dynamic(text: str | list[Any] | tuple[Any, ...]) -> DynamicSpec:
+    """'256x320:480x640:720x1280' (min:opt:max, each HxW) -> ((256,320),(480,640),(720,1280))."""
+    parts = text.split(":") if isinstance(text, str) else list(text)
+    if len(parts) != 3:
+        raise ConfigError(f"dynamic shape {text!r} is not MIN:OPT:MAX, e.g. 256x320:480x640:720x1280")
+    lo, opt, hi = (parse_size(p) for p in parts)
+    if not (lo[0] <= opt[0] <= hi[0] and lo[1] <= opt[1] <= hi[1]):
+        raise ConfigError(f"dynamic shape {text!r} needs min <= opt <= max in both height and width")
+    return lo, opt, hi
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Everything ``edgefuse export`` needs; defaults < recipe YAML < CLI flags.
+
+    ``model`` is a registered architecture (random weights unless ``weights`` is given) or
+    the name of a shipped checkpoint; ``weights`` is a ``.safetensors`` checkpoint.
+    """
+
+    model: str | None = None
+    weights: str | None = None
+    name: str | None = None
+    height: int = 480
+    width: int = 640
+    dynamic: DynamicSpec | None = None
+    precision: Precision = Precision.FP16
+    opset: int = 17
+    simplify: bool = True
+    out: str = "export/out"
+    # INT8 calibration (never a test split)
+    calib: str | None = None
+    calib_method: str = "minmax"
+    calib_samples: int = 32
+    calib_min_pairs: int = 8
+    psnr_target: float | None = 32.0
+    max_fp32_nodes: int = 16
+    # FP16: activations above this magnitude keep their node in FP32
+    fp16_max_abs: float = 16384.0
+    # parity against PyTorch FP32 on real pairs
+    parity: tuple[str, ...] = ()
+    parity_pairs: int = 4
+    seed: int = 0
+    threads: int = 0
+    # TensorRT (only where it is installed)
+    engine_dir: str = "engines"
+    workspace_mb: int | None = None
+    dla_core: int | None = None
+    timing_cache: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision.parse(self.precision))
+        if self.dynamic is not None:
+            object.__setattr__(self, "dynamic", parse_dynamic(self.dynamic))
+        parity = self.parity
+        object.__setattr__(self, "parity", (parity,) if isinstance(parity, str) else tuple(parity or ()))
+        if self.calib_method not in CALIB_METHODS:
+            raise ConfigError(
+                f"calibration method {self.calib_method!r} is not one of {', '.join(CALIB_METHODS)}."
+                f"{did_you_mean(self.calib_method, CALIB_METHODS)}"
+            )
+        if self.opset < 17:
+            raise ConfigError(f"opset {self.opset} is too old: opset >= 17 keeps LayerNorm one LayerNormalization node")
+        for key in ("height", "width", "calib_samples", "calib_min_pairs", "parity_pairs"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.max_fp32_nodes < 0:
+            raise ConfigError(f"max_fp32_nodes must be >= 0, got {self.max_fp32_nodes}")
+        if self.precision is Precision.INT8 and not self.calib:
+            raise ConfigError(
+                "INT8 needs calibration pairs: pass --calib DIR (a folder with ir/ + vi/, never a test split), "
+                "e.g. --calib ../shared/data/msrs/train"
+            )
+
+    @property
+    def export_size(self) -> Size:
+        """The size the graph is traced, calibrated and measured at (opt for dynamic)."""
+        return self.dynamic[1] if self.dynamic is not None else (self.height, self.width)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExportConfig:
+        """Build from a mapping; unknown keys raise with a did-you-mean."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown export option {key!r}.{did_you_mean(key, known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_recipe(cls, recipe: str | os.PathLike[str] | None, **overrides: Any) -> ExportConfig:
+        """Defaults < recipe YAML < ``overrides`` (those that are not ``None``)."""
+        values: dict[str, Any] = load_recipe(recipe) if recipe else {}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["precision"] = self.precision.value
+        d["parity"] = list(self.parity)
+        if self.dynamic is not None:
+            d["dynamic"] = ":".join(f"{h}x{w}" for h, w in self.dynamic)
+        return d
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def recipe_names(folder: Path = REPO_RECIPES) -> list[str]:
+    """Names of the recipes in the top-level ``export/`` folder."""
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def find_recipe(recipe: str | os.PathLike[str]) -> Path:
+    """A recipe file path, or a name looked up in ./export/ and then in the repo's export/."""
+    p = Path(recipe)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        return p
+    for folder in (Path.cwd() / "export", REPO_RECIPES):
+        candidate = folder / f"{recipe}.yaml"
+        if candidate.is_file():
+            return candidate
+    names = recipe_names()
+    raise ConfigError(
+        f"no export recipe {str(recipe)!r}.{did_you_mean(str(recipe), names)}"
+        f" Recipes: {', '.join(names) or 'none'} (in {REPO_RECIPES}), or pass a .yaml path."
+    )
+
+
+def load_recipe(recipe: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a recipe's options (a YAML mapping; an optional ``description`` key is ignored)."""
+    path = find_recipe(recipe)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read export recipe {path}: {e}") from e
+    if not isinstance(values, dict):
+        raise ConfigError(f"export recipe {path} must hold a mapping of options, not {type(values).__name__}")
+    values.pop("description", None)
+    return values

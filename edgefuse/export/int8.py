@@ -1,0 +1,317 @@
+"""Explicit INT8 quantization (Q/DQ) for TensorRT: symmetric S8S8, per-channel weights, paired calibration.
+
+Placement follows TensorRT's explicit-quantization guidance: Q/DQ on the inputs (activation
+and weight) of the weighted ops only (Conv, ConvTranspose, Gemm, MatMul with a constant B),
+zero points 0, biases left in float (TensorRT has no INT32 DequantizeLinear), outputs not
+re-quantized. Attention products of two activations (Q K^T, attention x V) stay in float: their
+inputs (softmax rows, normalised queries) lose most to 8 bits and they are cheap next to the
+convolutions.
+ONNX Runtime's ``quantize_static`` writes the graph; its calibration cache is keyed by us.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgefuse.errors import ExportError
+from edgefuse.export._io import atomic_path
+from edgefuse.export._ort import Feeds, collect, run, session
+from edgefuse.export.metrics import psnr_u8
+
+logger = logging.getLogger(__name__)
+
+QUANT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+@dataclass
+class Int8Result:
+    """The INT8 graph, what stayed in FP32, and how the PSNR target search went."""
+
+    path: Path
+    method: str
+    kept_fp32: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    psnr_db: float | None = None
+    target_met: bool | None = None
+    cache: str | None = None
+    cache_hit: bool = False
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    ranking: str = ""
+
+
+# Views handed to the calibrator per collection round: ORT keeps every activation of a round
+# in memory (a 128x128 DTPF student holds ~1.5 GB per view), so rounds stay small.
+VIEWS_PER_ROUND = 2
+
+
+def _stride(n: int) -> int:
+    """The largest divisor of ``n`` up to ``VIEWS_PER_ROUND`` (ORT wants rounds of equal size)."""
+    return max(d for d in range(1, min(n, VIEWS_PER_ROUND) + 1) if n % d == 0)
+
+
+def _reader(feeds: Sequence[Feeds]) -> Any:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class _PairReader(CalibrationDataReader):
+        """Feeds paired ``vis``/``ir`` frames to the calibrator, a round (``set_range``) at a time."""
+
+        def __init__(self) -> None:
+            self.set_range(0, len(feeds))
+
+        def __len__(self) -> int:
+            return len(feeds)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._it = iter(feeds[start_index:end_index])
+
+        def get_next(self) -> Feeds | None:
+            return next(self._it, None)
+
+        def rewind(self) -> None:
+            self.set_range(0, len(feeds))
+
+    return _PairReader()
+
+
+class _DropPreprocessHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-process" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _quiet_ort_hints() -> Iterator[None]:
+    """ORT logs a 'run pre-processing' hint on the root logger per call; it is noise here."""
+    f = _DropPreprocessHint()
+    logging.root.addFilter(f)
+    try:
+        yield
+    finally:
+        logging.root.removeFilter(f)
+
+
+def quantize(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], feeds: Sequence[Feeds], method: str = "minmax",
+    exclude: Sequence[str] = (), cache: str | os.PathLike[str] | None = None,
+) -> None:
+    """One ``quantize_static`` run: S8S8 Q/DQ, per-channel weights, float bias; writes ``dst`` atomically."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    kwargs: dict[str, Any] = {}
+    if cache is not None and "calibration_cache_path" in inspect.signature(quantize_static).parameters:
+        kwargs["calibration_cache_path"] = str(cache)
+    extra = {
+        "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+        "OpTypesToExcludeOutputQuantization": list(QUANT_OPS),
+        "MatMulConstBOnly": True,  # attention BMMs (activation x activation) stay float: see module doc
+        "CalibStridedMinMax": _stride(len(feeds)),  # despite the name, rounds for every method
+    }
+    with atomic_path(dst) as tmp, _quiet_ort_hints():
+        try:
+            quantize_static(
+                str(src), str(tmp), _reader(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
+                per_channel=True, reduce_range=False, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude), calibrate_method=getattr(CalibrationMethod, METHODS[method]),
+                extra_options=extra, **kwargs,
+            )
+        except Exception as e:
+            raise ExportError(f"INT8 quantization ({method}) of {src} failed: {e}") from e
+
+
+def sensitivity(
+    float_path: str | os.PathLike[str], qdq_path: str | os.PathLike[str], feeds: Sequence[Feeds]
+) -> dict[str, float]:
+    """Per quantized node, the worst SQNR (dB) of its quantized inputs: activation and weight.
+
+    Lower means the node loses more to INT8; the PSNR search keeps the lowest first in FP32.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    qdq = onnx.load(str(qdq_path))
+    fp = onnx.load(str(float_path))
+    inits = {t.name: t for t in qdq.graph.initializer}
+    fp_inits = {t.name: t for t in fp.graph.initializer}
+    fp_nodes = {n.name: n for n in fp.graph.node}
+    consumers: dict[str, list[Any]] = {}
+    for node in qdq.graph.node:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    scores: dict[str, float] = {}
+
+    def worst(node_name: str, sqnr: float) -> None:
+        scores[node_name] = min(scores.get(node_name, np.inf), sqnr)
+
+    pairs: dict[str, str] = {}  # activation x -> its DequantizeLinear output
+    for node in qdq.graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] not in inits:
+            for dq in consumers.get(node.output[0], []):
+                if dq.op_type == "DequantizeLinear":
+                    pairs[node.input[0]] = dq.output[0]
+        elif node.op_type == "DequantizeLinear" and node.input[0] in inits:
+            _weight_sqnr(node, inits, fp_inits, fp_nodes, consumers, worst, numpy_helper)
+    inverse = {xq: x for x, xq in pairs.items()}
+    pending: dict[str, np.ndarray] = {}
+    energy: dict[str, list[float]] = {}  # x -> [signal, noise]
+
+    def add(name: str, value: np.ndarray, _i: int) -> None:
+        if name in pairs:
+            pending[name] = value.astype(np.float64)
+            return
+        x = pending.pop(inverse[name])
+        acc = energy.setdefault(inverse[name], [0.0, 0.0])
+        acc[0] += float((x ** 2).sum())
+        acc[1] += float(((x - value) ** 2).sum())
+
+    # x and its dequantized copy are adjacent, so they land in the same chunk
+    collect(qdq, [t for x, xq in pairs.items() for t in (x, xq)], feeds, add)
+    for x, (signal, noise) in energy.items():
+        sqnr = 10 * np.log10(max(signal, 1e-30) / max(noise, 1e-30))
+        for node in consumers.get(pairs[x], []):
+            worst(node.name, sqnr)
+    quantized = {n.name for n in qdq.graph.node if n.op_type in QUANT_OPS}
+    return {k: float(v) for k, v in sorted(scores.items(), key=lambda kv: kv[1]) if k in quantized}
+
+
+def _weight_sqnr(dq: Any, inits: dict, fp_inits: dict, fp_nodes: dict, consumers: dict, worst: Any, nh: Any) -> None:
+    q = nh.to_array(inits[dq.input[0]]).astype(np.float64)
+    scale = nh.to_array(inits[dq.input[1]]).astype(np.float64)
+    axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+    if scale.ndim == 1 and q.ndim > 1:
+        scale = scale.reshape([-1 if d == axis else 1 for d in range(q.ndim)])
+    deq = q * scale
+    for node in consumers.get(dq.output[0], []):
+        orig = fp_nodes.get(node.name)
+        if orig is None or len(orig.input) < 2 or orig.input[1] not in fp_inits:
+            continue
+        w = nh.to_array(fp_inits[orig.input[1]]).astype(np.float64)
+        if w.shape == deq.shape:
+            noise = float(((w - deq) ** 2).sum())
+            worst(node.name, 10 * np.log10(max(float((w ** 2).sum()), 1e-30) / max(noise, 1e-30)))
+
+
+# Graphs with at most this many quantized nodes rank them by measuring each node kept in FP32
+# alone (one re-quantization from the cache each); larger graphs use the SQNR estimate.
+EXACT_RANK_MAX = 48
+
+
+def _quantized_nodes(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the nodes whose inputs come through DequantizeLinear, in graph order."""
+    import onnx
+
+    model = onnx.load(str(path))
+    dq = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    return [n.name for n in model.graph.node if n.op_type in QUANT_OPS and any(t in dq for t in n.input)]
+
+
+def exclusion_gains(
+    src: str | os.PathLike[str], qdq: str | os.PathLike[str], calib: Sequence[Feeds], method: str,
+    cache: str | os.PathLike[str] | None, eval_feeds: Sequence[Feeds], score: Any,
+    names: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """PSNR gain (dB) of keeping each quantized node in FP32 alone, largest first.
+
+    Measures what a node's quantization costs at the output, which an input-SQNR estimate
+    misses for nodes near the output or on the image inputs. ``names`` limits the candidates
+    (default: every quantized node); ``score(path)`` is the PSNR of a graph vs FP32.
+    """
+    base = score(Path(qdq))
+    gains = {}
+    probe = Path(qdq).with_name(f".{Path(qdq).stem}.probe.onnx")
+    try:
+        for name in names if names is not None else _quantized_nodes(qdq):
+            quantize(src, probe, calib, method, exclude=[name], cache=cache)
+            gains[name] = score(probe) - base
+    finally:
+        probe.unlink(missing_ok=True)
+    return dict(sorted(gains.items(), key=lambda kv: -kv[1]))
+
+
+def _smallest_meeting(attempt: Any, limit: int, target: float) -> int:
+    """Smallest n <= limit with attempt(n) >= target: doubling, then bisection; ``limit`` if none."""
+    if limit == 0:
+        return 0
+    lo, n = 0, 1
+    while True:
+        n = min(n, limit)
+        if attempt(n) >= target:
+            break
+        if n >= limit:
+            return limit
+        lo, n = n, n * 2
+    hi = n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if attempt(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def quantize_int8(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], calib: Sequence[Feeds], method: str = "minmax",
+    cache: str | os.PathLike[str] | None = None, eval_feeds: Sequence[Feeds] = (),
+    psnr_target: float | None = None, max_fp32_nodes: int = 16,
+) -> Int8Result:
+    """Quantize ``src`` to a Q/DQ graph; keep the worst nodes in FP32 until ``psnr_target`` is met.
+
+    Args:
+        src: FP32 ONNX file.
+        dst: INT8 Q/DQ ONNX file (written atomically).
+        calib: Calibration feeds (paired frames at the export size, never test data).
+        method: ``minmax``, ``entropy`` or ``percentile``.
+        cache: Calibration cache file (JSON of tensor ranges); reused when it exists.
+        eval_feeds: Held-out calibration-folder frames for the PSNR search.
+        psnr_target: PSNR (dB, 8-bit fused image vs the FP32 graph) to reach; ``None`` skips
+            the search.
+        max_fp32_nodes: At most this many nodes are kept in FP32.
+    """
+    cache_hit = cache is not None and Path(cache).is_file()
+    quantize(src, dst, calib, method, cache=cache)
+    result = Int8Result(Path(dst), method, cache=str(cache) if cache else None, cache_hit=cache_hit)
+    if psnr_target is None or not eval_feeds:
+        return result
+    fp_sess = session(src)
+    refs = [run(fp_sess, f) for f in eval_feeds]
+
+    def score(path: Path) -> float:
+        sess = session(path)
+        return float(np.mean([psnr_u8(run(sess, f), r) for f, r in zip(eval_feeds, refs)]))
+
+    result.psnr_db = score(Path(dst))
+    result.steps.append({"fp32_nodes": 0, "psnr_db": round(result.psnr_db, 2)})
+    if result.psnr_db >= psnr_target or max_fp32_nodes == 0:
+        result.target_met = result.psnr_db >= psnr_target
+        return result
+    if len(_quantized_nodes(dst)) <= EXACT_RANK_MAX:
+        result.sensitivity = exclusion_gains(src, dst, calib, method, cache, eval_feeds, score)
+        result.ranking = "psnr gain when kept FP32 alone (measured per node)"
+        ranked = [name for name, gain in result.sensitivity.items() if gain > 0]  # the rest do not help
+    else:
+        result.sensitivity = sensitivity(src, dst, eval_feeds[:2])
+        result.ranking = "lowest SQNR of the node's quantized inputs (estimate)"
+        ranked = list(result.sensitivity)
+
+    def attempt(n: int) -> float:
+        quantize(src, dst, calib, method, exclude=ranked[:n], cache=cache)
+        psnr = score(Path(dst))
+        result.steps.append({"fp32_nodes": n, "psnr_db": round(psnr, 2)})
+        return psnr
+
+    final = _smallest_meeting(attempt, min(max_fp32_nodes, len(ranked)), psnr_target)
+    if result.steps[-1]["fp32_nodes"] != final:
+        attempt(final)  # leave dst as the chosen graph
+    result.kept_fp32, result.psnr_db = ranked[:final], result.steps[-1]["psnr_db"]
+    result.target_met = result.psnr_db >= psnr_target
+    logger.debug("INT8 %s: %.2f dB with %d nodes in FP32", dst, result.psnr_db, len(result.kept_fp32))
+    return result

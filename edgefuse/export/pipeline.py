@@ -1,0 +1,271 @@
+"""``run_export``: checkpoint -> ONNX -> simplified -> FP16 / INT8 Q/DQ -> parity -> sidecars (-> engine)."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from edgefuse.errors import ConfigError
+from edgefuse.export import parity as par
+from edgefuse.export._io import StageCallback, atomic_path, ensure_writable_dir, sha256_file, stage, write_json_atomic
+from edgefuse.export.calibration import CalibrationSet, cache_key
+from edgefuse.export.config import ExportConfig
+from edgefuse.export.fp16 import convert_fp16
+from edgefuse.export.int8 import QUANT_OPS, quantize_int8
+from edgefuse.export.manifest import sidecar_path, write_sidecar
+from edgefuse.export.onnx import check_exportable, export_onnx, size_rule
+from edgefuse.export.simplify import simplify_onnx
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelSource:
+    """The model to export and where its weights came from."""
+
+    model: nn.Module
+    name: str
+    architecture: str
+    checkpoint: str | None
+    checkpoint_sha256: str | None
+    trained: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "architecture": self.architecture, "checkpoint": self.checkpoint,
+                "checkpoint_sha256": self.checkpoint_sha256, "trained": self.trained,
+                "params": sum(p.numel() for p in self.model.parameters())}
+
+
+@dataclass
+class ExportReport:
+    """What ``run_export`` wrote and measured."""
+
+    name: str
+    artefacts: dict[str, Path] = field(default_factory=dict)
+    sidecars: dict[str, Path] = field(default_factory=dict)
+    parity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engines: list[Path] = field(default_factory=list)
+    tensorrt: str | None = None
+    build_command: str = ""
+
+    @property
+    def failed_gates(self) -> list[str]:
+        return [p for p, r in self.parity.items() if not r.get("passed", False)]
+
+
+def resolve_model(cfg: ExportConfig) -> ModelSource:
+    """Load ``cfg.weights`` / a shipped model / a registered architecture (random weights).
+
+    Raises:
+        ConfigError: nothing to export (no shipped student yet and neither flag given).
+        CheckpointError: a checkpoint that does not load, or of another architecture than ``--model``.
+    """
+    from edgefuse.fusion import DEFAULT_MODEL, shipped_models
+    from edgefuse.models import MODELS, create_model
+    from edgefuse.models.checkpoint import file_sha256, load_checkpoint
+
+    shipped = shipped_models()
+    weights, model_name = cfg.weights, cfg.model
+    if weights is None and model_name in shipped:
+        weights = str(shipped[model_name])
+    if weights is None and model_name is None:
+        if DEFAULT_MODEL not in shipped:
+            raise ConfigError(
+                f"no shipped student yet (edgefuse/assets/models/{DEFAULT_MODEL}.safetensors is missing): "
+                "pass --weights CKPT (a trained .safetensors) or --model NAME (random weights, for trying the "
+                "toolchain)"
+            )
+        weights, model_name = str(shipped[DEFAULT_MODEL]), DEFAULT_MODEL
+    if weights is not None:
+        arch = model_name if model_name in MODELS.names() else None
+        model, card = load_checkpoint(weights, architecture=arch)
+        default_name = Path(weights).stem if Path(weights).stem in shipped else card["architecture"]
+        sha = card.get("sha256") or file_sha256(weights)
+        return ModelSource(model, cfg.name or default_name, card["architecture"], str(weights), sha, True)
+    assert model_name is not None
+    model = create_model(model_name)
+    logger.warning(
+        "exporting %s with random weights (no --weights): for trying the toolchain, not for deployment", model_name
+    )
+    return ModelSource(model, cfg.name or model_name, MODELS.canonical(model_name), None, None, False)
+
+
+def _shapes(cfg: ExportConfig) -> dict[str, Any]:
+    if cfg.dynamic is None:
+        return {"static": [cfg.height, cfg.width]}
+    lo, opt, hi = cfg.dynamic
+    return {"min": list(lo), "opt": list(opt), "max": list(hi)}
+
+
+def _build_hint(cfg: ExportConfig, onnx_path: Path) -> str:
+    cmd = ["edgefuse", "build", "--onnx", str(onnx_path), "--precision", cfg.precision.value]
+    if cfg.dla_core is not None:
+        cmd += ["--dla", str(cfg.dla_core)]
+    if cfg.workspace_mb is not None:
+        cmd += ["--workspace", str(cfg.workspace_mb)]
+    if cfg.timing_cache:
+        cmd += ["--timing-cache", cfg.timing_cache]
+    return shlex.join(cmd)
+
+
+@dataclass
+class _Run:
+    """State shared by the stages of one export run."""
+
+    cfg: ExportConfig
+    out: Path
+    src: ModelSource
+    report: ExportReport
+    on_stage: StageCallback | None
+    calib: CalibrationSet | None = None
+    frames: list[Any] | None = None
+    groups: list[Any] = field(default_factory=list)
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    simplifier: str = "skipped (--no-simplify)"
+
+    def path(self, precision: str) -> Path:
+        return self.out / (f"{self.src.name}.onnx" if precision == "fp32" else f"{self.src.name}_{precision}.onnx")
+
+
+def run_export(cfg: ExportConfig, on_stage: StageCallback | None = None) -> ExportReport:
+    """Run every export stage for ``cfg``; each artefact is written atomically with a sidecar.
+
+    Raises:
+        ConfigError, DataError, CheckpointError: bad options, calibration data or checkpoint,
+            all detected before the first artefact is written.
+        ExportError: a failed export, simplification, FP16 or INT8 stage.
+    """
+    out = ensure_writable_dir(cfg.out)
+    src = resolve_model(cfg)
+    check_exportable(src.model, list(cfg.dynamic) if cfg.dynamic is not None else [(cfg.height, cfg.width)])
+    run = _Run(cfg, out, src, ExportReport(src.name), on_stage)
+    if cfg.calib:
+        with stage("calib", on_stage) as st:
+            run.calib = CalibrationSet.open(cfg.calib, cfg.calib_min_pairs)
+            c = run.calib
+            st.note = f"{len(c.pairs)} pairs in {c.folder} readable, fingerprint {c.fingerprint[:12]}"
+    wanted = [p.value for p in cfg.precision.artefacts()]
+    for p in wanted:  # a new artefact must not sit beside an old run's sidecar
+        sidecar_path(run.path(p)).unlink(missing_ok=True)
+    _onnx_stages(run)
+    run.frames = run.calib.frames(cfg.export_size, cfg.calib_samples, cfg.seed) if run.calib else None
+    run.groups = [par.load_parity_pairs(f, cfg.parity_pairs, cfg.export_size) for f in (cfg.parity or (None,))]
+    if "fp16" in wanted:
+        _fp16_stage(run)
+    if "int8" in wanted:
+        _int8_stage(run)
+    _parity_stage(run)
+    _manifest_stage(run)
+    _engine_stage(cfg, run.report, out, on_stage)
+    return run.report
+
+
+def _onnx_stages(run: _Run) -> None:
+    cfg, path = run.cfg, run.path("fp32")
+    with stage("onnx", run.on_stage) as st:
+        st.path = export_onnx(run.src.model, path, cfg.height, cfg.width, cfg.dynamic, cfg.opset)
+        dyn = cfg.dynamic
+        shape = "dynamic " + ":".join(f"{h}x{w}" for h, w in dyn) if dyn else f"static {cfg.height}x{cfg.width}"
+        st.note = f"opset {cfg.opset}, {shape}"
+    if cfg.simplify:
+        with stage("simplify", run.on_stage) as st:
+            run.simplifier = simplify_onnx(path)
+            st.path, st.note = path, run.simplifier
+    run.report.artefacts["fp32"] = path
+
+
+def _fp16_stage(run: _Run) -> None:
+    with stage("fp16", run.on_stage) as st:
+        # two real frames bound the activations well enough; each is a full forward per chunk of outputs
+        feeds = run.frames[:2] if run.frames else [p.feeds for _, group in run.groups for p in group][:2]
+        res = convert_fp16(run.path("fp32"), run.path("fp16"), feeds, run.cfg.fp16_max_abs, run.cfg.threads)
+        st.path = res.path
+        n = len(res.kept_nodes)
+        st.note = f"{n} node{'s' * (n != 1)} kept FP32 ({', '.join(res.kept_ops) or 'no fragile ops'})"
+        run.extra["fp16"] = {"fp16": {"kept_fp32_ops": res.kept_ops, "kept_fp32_nodes": res.kept_nodes,
+                                      "range_limit": run.cfg.fp16_max_abs, "io": "float32"}}
+        run.report.artefacts["fp16"] = res.path
+
+
+def _int8_stage(run: _Run) -> None:
+    cfg, calib, size = run.cfg, run.calib, run.cfg.export_size
+    if calib is None or run.frames is None:  # ExportConfig refuses int8 without --calib
+        raise ConfigError("INT8 needs --calib DIR")
+    with stage("int8", run.on_stage) as st:
+        key = cache_key(model=sha256_file(run.path("fp32")), data=calib.fingerprint, shape=size,
+                        method=cfg.calib_method, samples=cfg.calib_samples, seed=cfg.seed)
+        cache = ensure_writable_dir(run.out / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
+        res = quantize_int8(run.path("fp32"), run.path("int8"), run.frames, cfg.calib_method, cache,
+                            calib.frames(size, 4, cfg.seed + 1), cfg.psnr_target, cfg.max_fp32_nodes)
+        st.path = res.path
+        n = len(res.kept_fp32)
+        kept = f"{n} node{'s' * (n != 1)} kept FP32" + (f" ({', '.join(res.kept_fp32)})" if res.kept_fp32 else "")
+        psnr = f", calib-set PSNR {res.psnr_db:.1f} dB" if res.psnr_db is not None else ""
+        st.note = (f"{cfg.calib_method}, {len(calib.pairs)} pairs/{cfg.calib_samples} views, cache "
+                   f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}")
+        run.extra["int8"] = {"int8": {
+            "scheme": "Q/DQ, symmetric signed INT8 activations and weights, per-channel weights, float bias",
+            "quantized_op_types": list(QUANT_OPS),
+            "calibration": {"dir": str(calib.folder), "pairs": len(calib.pairs), "samples": cfg.calib_samples,
+                            "method": cfg.calib_method, "fingerprint": calib.fingerprint, "seed": cfg.seed,
+                            "cache": res.cache, "cache_hit": res.cache_hit, "cache_key": key},
+            "psnr_target_db": cfg.psnr_target, "target_met": res.target_met, "kept_fp32_nodes": res.kept_fp32,
+            "search": res.steps, "ranking": res.ranking,
+            "sensitivity_db": {k: round(v, 3) for k, v in list(res.sensitivity.items())[:32]},
+        }}
+        run.report.artefacts["int8"] = res.path
+
+
+def _parity_stage(run: _Run) -> None:
+    report = run.report
+    with stage("parity", run.on_stage) as st:
+        pairs = [p for _, group in run.groups for p in group]
+        par.add_reference(run.src.model, pairs)
+        for p, path in report.artefacts.items():
+            report.parity[p] = par.measure(path, run.groups, p, run.cfg.threads)
+        st.note = f"{len(pairs)} pairs from {', '.join(str(r) for r, _ in run.groups)}: " + "; ".join(
+            par.summary(p, r) for p, r in report.parity.items())
+        st.ok = not report.failed_gates
+
+
+def _manifest_stage(run: _Run) -> None:
+    cfg, report = run.cfg, run.report
+    with stage("manifest", run.on_stage) as st:
+        rule = {"multiple": size_rule(run.src.model),
+                "note": "height and width must be multiples of this; pad frames up (reflect) and crop"}
+        for p, path in report.artefacts.items():
+            report.sidecars[p] = write_sidecar(
+                path, kind="onnx", precision=p, model=run.src.to_dict(), shapes=_shapes(cfg), size_rule=rule,
+                simplifier=run.simplifier, parity=report.parity.get(p), **run.extra.get(p, {}),
+            )
+        summary = {"config": cfg.to_dict(), "model": run.src.to_dict()}
+        write_json_atomic(run.out / f"{run.src.name}.export.json", summary)
+        with atomic_path(run.out / "resolved_config.yaml") as tmp:
+            tmp.write_text(cfg.to_yaml())
+        st.note = ", ".join(str(s.name) for s in report.sidecars.values())
+
+
+def _engine_stage(cfg: ExportConfig, report: ExportReport, out: Path, on_stage: StageCallback | None) -> None:
+    """Build the TensorRT engine where TensorRT is installed; otherwise say how to build it on the device."""
+    from edgefuse.engines import EngineConfig, build_engine, tensorrt_version
+
+    top = cfg.precision.value
+    report.build_command = _build_hint(cfg, report.artefacts[top])
+    report.tensorrt = tensorrt_version()
+    if report.tensorrt is None:
+        return
+    with stage("engine", on_stage) as st:
+        plan = Path(cfg.engine_dir) / f"{report.name}_{top}.plan"
+        ecfg = EngineConfig(precision=top, output=str(plan), workspace_mb=cfg.workspace_mb, dla_core=cfg.dla_core,
+                            timing_cache=cfg.timing_cache or str(Path(cfg.engine_dir) / "timing.cache"))
+        onnx_for_build = report.artefacts[top]
+        if top == "fp16" and int(report.tensorrt.split(".")[0]) < 11:
+            onnx_for_build = report.artefacts["fp32"]  # TensorRT 10: FP32 graph + FP16 builder flag
+        st.path = build_engine(onnx_for_build, ecfg)
+        st.note = f"TensorRT {report.tensorrt}"
+        report.engines.append(st.path)
