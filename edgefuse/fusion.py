@@ -5,7 +5,10 @@ HxW uint8, to a fused HxWx3 uint8 RGB image. ``create_fuser`` accepts
 
 * a classical method (``average``, ``max``, ``laplacian``),
 * the name of a model shipped in ``edgefuse/assets/models/`` (e.g. ``edge_nano_ivf``),
-* a path to a checkpoint (``.safetensors`` with its ``.json`` card).
+* a path to a checkpoint (``.safetensors`` with its ``.json`` card),
+* an exported artefact: an ``.onnx`` file (ONNX Runtime) or a TensorRT ``.plan``.
+
+Models and artefacts run through ``edgefuse.backends``, so every artefact fuses images the same way.
 """
 
 from __future__ import annotations
@@ -66,13 +69,16 @@ def _checkpoint_path(method: str) -> Path | None:
     if method in shipped:
         return shipped[method]
     p = Path(method)
-    if p.suffix == ".safetensors" or p.exists():
+    if p.suffix in (".safetensors", ".onnx", ".plan", ".engine") or p.exists():
         return p
     return None
 
 
-def create_fuser(method: str = DEFAULT_METHOD, device: str = "cpu") -> Fuser:
-    """Return a fuser for a classical method, a shipped model name or a checkpoint path.
+def create_fuser(method: str = DEFAULT_METHOD, device: str | None = None, threads: int = 0) -> Fuser:
+    """Return a fuser for a classical method, a shipped model name, a checkpoint or an artefact path.
+
+    ``device`` is the backend's device (torch: cpu/cuda; ONNX Runtime: cpu/cuda/tensorrt;
+    TensorRT: cuda); ``None`` is each backend's default.
 
     Raises:
         UnknownNameError: not a method, shipped model or existing checkpoint file.
@@ -85,11 +91,12 @@ def create_fuser(method: str = DEFAULT_METHOD, device: str = "cpu") -> Fuser:
         names = method_names()
         raise UnknownNameError(
             f"unknown fusion method {method!r}.{did_you_mean(method, names)} Known: {', '.join(names)}, "
-            "or a path to a .safetensors checkpoint."
+            "or a path to a .safetensors checkpoint, .onnx file or TensorRT .plan."
         )
-    from edgefuse.models.inference import ModelFuser
+    from edgefuse.backends import open_backend
 
-    return ModelFuser(path, device=device)
+    backend = open_backend(model=str(path), device=device, threads=threads).open()
+    return backend.fuse_u8
 
 
 def check_method(method: str) -> None:

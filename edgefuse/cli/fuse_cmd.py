@@ -13,21 +13,21 @@ from edgefuse.errors import ConfigError, DataError
 from edgefuse.fusion import DEFAULT_METHOD, check_method, create_fuser, method_names
 
 
-def _fuse_one(method: str, vis: Path, ir: Path, out: Path) -> None:
+def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None) -> None:
     if out.exists() and out.is_dir():
         raise ConfigError(f"-o {out} is a folder; give an image file name such as {out / 'fused.png'}")
     pair = Pair(vis.stem, ir, vis)
     loaded = load_pair(pair)
-    fused = create_fuser(method)(loaded.vis, loaded.ir)
+    fused = create_fuser(method, device)(loaded.vis, loaded.ir)
     write_image(out, fused)
     click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
 
 
-def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str) -> None:
+def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out} is a file; folders of pairs need an output folder")
     check_pairs(pairs)  # every input decodes and matches in size before anything is written
-    fuser = create_fuser(method)
+    fuser = create_fuser(method, device)
     with progress(len(pairs), f"fuse ({method})") as bar:
         for pair in pairs:
             loaded = load_pair(pair)
@@ -42,28 +42,32 @@ def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str) -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output image, or folder for many.")
 @click.option("--method", "-m", default=DEFAULT_METHOD, show_default=True,
-              help=f"Fusion method, shipped model or .safetensors checkpoint: {', '.join(method_names())}.")
+              help=f"Fusion method, shipped model, .safetensors checkpoint, .onnx file or TensorRT .plan: "
+              f"{', '.join(method_names())}.")
+@click.option("--device", default=None,
+              help="Backend device: cpu/cuda (torch), cpu/cuda/tensorrt (ONNX Runtime EP), cuda (TensorRT).")
 @click.option("--ext", default=".png", show_default=True, help="Suffix of images written to an output folder.")
-def fuse(vis: Path | None, ir: Path | None, data: Path | None, out: Path, method: str, ext: str) -> None:
+def fuse(vis: Path | None, ir: Path | None, data: Path | None, out: Path, method: str, device: str | None,
+         ext: str) -> None:
     """Fuse an IR/visible pair, two folders of pairs, or a dataset folder."""
     check_method(method)  # unknown names fail before any reading
     ext = ext if ext.startswith(".") else "." + ext
     if data is not None:
         if vis is not None or ir is not None:
             raise ConfigError("use either --data DIR or --vis/--ir, not both")
-        _fuse_folder(method, find_pairs(data), out, ext)
+        _fuse_folder(method, find_pairs(data), out, ext, device)
         return
     if vis is None or ir is None:
         raise ConfigError("give --vis and --ir (files or folders), or --data DIR")
     if vis.is_dir() != ir.is_dir():
         raise ConfigError(f"--vis {vis} and --ir {ir} must both be files or both be folders")
     if vis.is_dir():
-        _fuse_folder(method, pairs_from_folders(ir, vis), out, ext)
+        _fuse_folder(method, pairs_from_folders(ir, vis), out, ext, device)
     else:
         for p in (vis, ir):
             if not p.exists():
                 raise DataError(f"image not found: {p}")
-        _fuse_one(method, vis, ir, out)
+        _fuse_one(method, vis, ir, out, device)
 
 
 __all__ = ["fuse", "read_ir", "read_vis"]

@@ -1,0 +1,163 @@
+"""The ONNX Runtime backend: CPU, CUDA and TensorRT execution providers, IO binding on the GPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgefuse.backends.base import Backend, TensorSpec
+from edgefuse.errors import BackendUnavailableError, ConfigError, DataError
+
+# device flag -> execution providers in priority order (the CPU provider is always the fallback)
+PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def onnx_precision(path: str | os.PathLike[str]) -> str:
+    """``fp32``/``fp16``/``int8`` from the artefact's sidecar, else from the graph itself."""
+    sidecar = Path(str(path) + ".json")
+    if sidecar.is_file():
+        try:
+            p = json.loads(sidecar.read_text()).get("precision")
+            if p in ("fp32", "fp16", "int8"):
+                return str(p)
+        except (OSError, json.JSONDecodeError):
+            pass
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf DecodeError and friends
+        raise DataError(f"{path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:200]})") from e
+    ops = {n.op_type for n in model.graph.node}
+    if "QuantizeLinear" in ops or "DequantizeLinear" in ops:
+        return "int8"
+    if any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
+        return "fp16"
+    return "fp32"
+
+
+def _size_multiple(path: str | os.PathLike[str]) -> int:
+    sidecar = Path(str(path) + ".json")
+    if sidecar.is_file():
+        try:
+            return int((json.loads(sidecar.read_text()).get("size_rule") or {}).get("multiple", 1))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError):
+            return 1
+    return 1
+
+
+class OrtBackend(Backend):
+    """An ONNX file in ONNX Runtime.
+
+    Args:
+        path: The ``.onnx`` file (inputs ``vis``, ``ir``; output ``fused``).
+        device: ``cpu``, ``cuda`` (CUDA EP) or ``tensorrt`` (TensorRT EP, CUDA and CPU fallback).
+        threads: Intra-op threads (0 = ONNX Runtime's default, one per core).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int = 0) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"ONNX file not found: {self.path}")
+        if device not in PROVIDERS:
+            raise ConfigError(f"onnxruntime device must be one of {', '.join(PROVIDERS)}; got {device!r}")
+        super().__init__(device, onnx_precision(self.path))
+        self.threads = threads
+        self.size_multiple = _size_multiple(self.path)
+        self.session: Any = None
+        self._ort: Any = None
+        self._inputs: list[TensorSpec] = []
+        self._outputs: list[TensorSpec] = []
+
+    def _open(self) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise BackendUnavailableError("onnxruntime is not installed: pip install 'edgefuse[ort]'") from e
+        self._ort = ort
+        wanted = PROVIDERS[self.device]
+        have = set(ort.get_available_providers())
+        if wanted[0] not in have:
+            raise BackendUnavailableError(
+                f"{wanted[0]} is not in this onnxruntime build (it has {', '.join(sorted(have))}); "
+                "install onnxruntime-gpu for cuda/tensorrt, or use --device cpu"
+            )
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if self.threads:
+            so.intra_op_num_threads = self.threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), so, providers=[p for p in wanted if p in have])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
+            raise DataError(f"{self.path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from e
+        names = [i.name for i in self.session.get_inputs()]
+        if sorted(names) != ["ir", "vis"] or [o.name for o in self.session.get_outputs()][:1] != ["fused"]:
+            raise DataError(f"{self.path} has inputs {names} and outputs "
+                            f"{[o.name for o in self.session.get_outputs()]}; an edgefuse graph takes vis, ir "
+                            "and returns fused (export it with edgefuse export)")
+        self._inputs = [_spec(i) for i in sorted(self.session.get_inputs(), key=lambda i: i.name != "vis")]
+        self._outputs = [_spec(o) for o in self.session.get_outputs()]
+
+    def _close(self) -> None:
+        self.session = None
+
+    @property
+    def artefact(self) -> str | None:
+        return str(self.path)
+
+    @property
+    def input_specs(self) -> list[TensorSpec]:
+        if self.session is None:
+            self.open()
+        return self._inputs
+
+    @property
+    def output_specs(self) -> list[TensorSpec]:
+        if self.session is None:
+            self.open()
+        return self._outputs
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers()) if self.session is not None else []
+
+    def versions(self) -> dict[str, str]:
+        import onnxruntime as ort
+
+        return {"onnxruntime": ort.__version__, "providers": ",".join(self.providers)}
+
+    def _infer(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        if self.device == "cpu":
+            out = self.session.run(["fused"], {"vis": vis, "ir": ir})[0]
+            self.last_stages_ms = {"compute": (time.perf_counter() - t0) * 1000.0}
+            return out
+        # GPU: bind inputs (copied once to the device), keep the output on the device, copy it back
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("vis", vis)
+        binding.bind_cpu_input("ir", ir)
+        binding.bind_output("fused", "cuda")
+        t1 = time.perf_counter()
+        self.session.run_with_iobinding(binding)
+        t2 = time.perf_counter()
+        out = binding.copy_outputs_to_cpu()[0]
+        t3 = time.perf_counter()
+        self.last_stages_ms = {"pre": (t1 - t0) * 1000.0, "compute": (t2 - t1) * 1000.0, "d2h": (t3 - t2) * 1000.0}
+        return out
+
+
+def _spec(arg: Any) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
+    dtype = {"tensor(float)": "float32", "tensor(float16)": "float16"}.get(arg.type, arg.type)
+    return TensorSpec(arg.name, shape, dtype)
