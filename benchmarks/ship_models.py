@@ -37,6 +37,22 @@ def test_metrics(label: str) -> dict[str, dict[str, float]]:
     return found
 
 
+def cpu_cost(architecture: str) -> dict[str, object]:
+    """Params, GFLOPs and CPU latency at 480x640 from benchmarks/results/models_cpu.csv."""
+    import csv
+
+    path = RESULTS / "models_cpu.csv"
+    if not path.is_file():
+        return {}
+    for row in csv.DictReader(path.open()):
+        if row["model"] == architecture:
+            return {"params": int(row["params"]), "gflops_480x640": float(row["gflops_480x640"]),
+                    "torch_ms_480x640_2threads": float(row["torch_ms"]),
+                    "ort_fp32_ms_480x640_2threads": float(row["ort_ms"]) if row["ort_ms"] else None,
+                    "command": "python benchmarks/bench_models.py --threads 2"}
+    return {}
+
+
 def main() -> None:
     for run, (dest, label) in PLAN.items():
         src = Path(run) / "model.safetensors"
@@ -46,6 +62,7 @@ def main() -> None:
         card = read_card(src)
         card["metrics"]["test"] = test_metrics(label)
         card["metrics"]["test_command"] = "bash benchmarks/run_comparison.sh"
+        card["metrics"]["cpu_cost"] = cpu_cost(card["architecture"])
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
         assert file_sha256(dest) == card["sha256"]
