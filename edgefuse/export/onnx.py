@@ -62,6 +62,27 @@ def _dynamic_axes(dynamic: DynamicSpec | None) -> dict[str, dict[int, str]] | No
     return {name: {2: "height", 3: "width"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
 
 
+def fix_output_shape(model: "onnx.ModelProto") -> None:  # noqa: F821
+    """Give ``fused`` the batch and H/W of ``vis`` (the tracer leaves names like ``Clipfused_dim_0``).
+
+    TensorRT and ``edgefuse inspect`` then show ``fused`` as ``[1, 3, H, W]`` (static) or
+    ``[1, 3, height, width]`` (dynamic), exactly like the inputs.
+    """
+    vis = next(i for i in model.graph.input if i.name == "vis")
+    out = next(o for o in model.graph.output if o.name == "fused")
+    src_dims, dst_dims = vis.type.tensor_type.shape.dim, out.type.tensor_type.shape.dim
+    if len(src_dims) != 4 or len(dst_dims) != 4:
+        return
+    for k in (0, 2, 3):
+        dst_dims[k].Clear()
+        if src_dims[k].HasField("dim_value"):
+            dst_dims[k].dim_value = src_dims[k].dim_value
+        else:
+            dst_dims[k].dim_param = src_dims[k].dim_param
+    dst_dims[1].Clear()
+    dst_dims[1].dim_value = 3
+
+
 def name_nodes(model: "onnx.ModelProto") -> None:  # noqa: F821 - onnx is imported lazily
     """Give every unnamed node a unique name (INT8 exclusion lists and reports need them)."""
     seen: set[str] = set()
@@ -147,6 +168,7 @@ def export_onnx(
         graph = onnx.load(str(tmp))
         constants_to_initializers(graph)
         name_nodes(graph)
+        fix_output_shape(graph)
         try:
             onnx.checker.check_model(graph, full_check=True)
         except onnx.checker.ValidationError as e:
