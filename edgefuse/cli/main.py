@@ -38,6 +38,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 def _register() -> None:
     from edgefuse.cli import build_cmd, eval_cmd, export_cmd, fuse_cmd, inspect_cmd, list_cmd, train_cmd
+    from edgefuse.cli import bench_cmd
 
     cli.add_command(fuse_cmd.fuse)
     cli.add_command(eval_cmd.eval_)
@@ -47,6 +48,11 @@ def _register() -> None:
     cli.add_command(export_cmd.export_cmd)
     cli.add_command(build_cmd.build_cmd)
     cli.add_command(inspect_cmd.inspect_cmd)
+    from edgefuse.cli import rig_cmd, stream_cmd
+
+    cli.add_command(stream_cmd.stream_cmd)
+    cli.add_command(rig_cmd.rig_group)
+    cli.add_command(bench_cmd.bench_cmd)
 
 
 _register()

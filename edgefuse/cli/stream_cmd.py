@@ -1,0 +1,65 @@
+"""``edgefuse stream``: live, synchronized IR + visible fusion from two sources to sinks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from edgefuse.errors import ConfigError
+
+
+def _summary(stats: dict[str, Any]) -> str:
+    return (f"stream ({stats['stopped_by']}): {stats['pairs']} pairs, {stats['frames_out']} frames out, "
+            f"dropped ir/vis {stats['dropped_ir']}/{stats['dropped_vis']}, skipped {stats['skipped_pairs']}, "
+            f"skew max/mean {stats['skew_ms']['max']:.1f}/{stats['skew_ms']['mean']:.1f} ms, "
+            f"{stats['fps']:.1f} fps, latency p50/p99 {stats['latency_ms']['p50']:.0f}/"
+            f"{stats['latency_ms']['p99']:.0f} ms ({stats['backend']})")
+
+
+@click.command("stream")
+@click.option("--ir", help="IR source URI: file://clip.mp4, file://frames/, v4l2:///dev/video1, csi://1, "
+              "rtsp://..., gst://PIPELINE, synthetic://ir")
+@click.option("--vis", help="Visible source URI (same schemes).")
+@click.option("--rig", type=click.Path(dir_okay=False), help="Rig file from `edgefuse rig calibrate` "
+              "(IR->visible matrix, clock offset, resolutions).")
+@click.option("--engine", type=click.Path(dir_okay=False), help="TensorRT plan.")
+@click.option("--onnx", type=click.Path(dir_okay=False), help="ONNX file (ONNX Runtime).")
+@click.option("--model", help="Shipped model name or checkpoint (torch)  [default: the shipped student]")
+@click.option("--device", help="cpu / cuda (torch, ONNX Runtime), tensorrt (ONNX Runtime EP).")
+@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for the backend (0 = default).")
+@click.option("--out", "outputs", multiple=True, help="Repeatable: video file (.mp4), folder (DIR/), "
+              "http://HOST:PORT (web viewer) or display://.")
+@click.option("--tolerance-ms", type=float, help="Largest timestamp difference of a pair  [default: 20]")
+@click.option("--offset-ms", type=float, help="Added to IR timestamps before pairing  [default: the rig's, else 0]")
+@click.option("--max-frames", type=int, help="Stop after N pairs  [default: until the sources end]")
+@click.option("--policy", type=click.Choice(["auto", "latest", "all"]),
+              help="latest: newest pair when the model is slow (live); all: every pair (offline)  [default: auto]")
+@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), help="Write the stats JSON here at the end.")
+@click.option("--overlay/--no-overlay", default=None, help="Draw FPS and latency on the output.")
+@click.option("--out-fps", type=float, help="Frame rate of written video files  [default: 30]")
+@click.option("--stall-timeout", type=float, help="Seconds without a frame before a source counts as stalled "
+              "[default: 5]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="StreamConfig YAML; flags override it.")
+def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int,
+               config_path: str | None, outputs: tuple[str, ...], **flags: Any) -> None:
+    """Pair IR and visible frames by timestamp, register, fuse with a backend, and write/serve the result."""
+    from edgefuse.backends import open_backend
+    from edgefuse.stream import StreamConfig, StreamRunner
+
+    flags["outputs"] = outputs or None
+    cfg = StreamConfig.from_yaml(config_path, **flags) if config_path else StreamConfig.from_dict({}, **flags)
+    if not cfg.ir or not cfg.vis:
+        raise ConfigError("give both --ir URI and --vis URI (e.g. --ir file://ir.mp4 --vis file://vis.mp4)")
+    runner = StreamRunner(cfg, backend=None)  # sources, sinks and rig are checked before the model loads
+    if not cfg.outputs:
+        click.echo("note: no --out given; frames are fused and counted but not kept", err=True)
+    with open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads) as backend:
+        runner.backend = backend
+        try:
+            runner.run(install_signals=True)  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
+        finally:
+            if runner.stats:
+                click.echo(_summary(runner.stats))
+                if cfg.stats_path:
+                    click.echo(f"wrote {cfg.stats_path}")
