@@ -40,7 +40,7 @@ def canonical_backend(name: str) -> str:
 def open_backend(engine: str | os.PathLike[str] | None = None, onnx: str | os.PathLike[str] | None = None,
                  model: str | os.PathLike[str] | None = None, *, backend: str | None = None, device: str | None = None,
                  precision: str = "fp32", threads: int = 0, channels_last: bool = False,
-                 cuda_graphs: bool = False) -> Backend:
+                 cuda_graphs: bool = False, spin: bool = True) -> Backend:
     """A backend for at most one of ``engine``, ``onnx``, ``model`` (none: the shipped default student).
 
     Args:
@@ -52,6 +52,8 @@ def open_backend(engine: str | os.PathLike[str] | None = None, onnx: str | os.Pa
         device: ``cpu``/``cuda`` (torch), ``cpu``/``cuda``/``tensorrt`` (ONNX Runtime EP), ``cuda`` (TensorRT).
         precision: torch only: ``fp32`` or ``fp16``; ONNX/TensorRT artefacts carry their own.
         threads: CPU threads (torch intra-op threads, ONNX Runtime intra-op threads).
+        spin: ONNX Runtime only: let idle intra-op threads busy-wait (its default); off when
+            other busy threads share the cores.
 
     Raises:
         ConfigError: more than one artefact, or a backend that does not fit the artefact.
@@ -74,7 +76,7 @@ def open_backend(engine: str | os.PathLike[str] | None = None, onnx: str | os.Pa
     if chosen == "onnxruntime":
         from edgefuse.backends.ort_backend import OrtBackend
 
-        return OrtBackend(str(artefact), device=device or "cpu", threads=threads)
+        return OrtBackend(str(artefact), device=device or "cpu", threads=threads, spin=spin)
     from edgefuse.backends.torch_backend import TorchBackend
 
     return TorchBackend(artefact, device=device or "cpu", precision=precision, channels_last=channels_last,

@@ -62,11 +62,14 @@ class OrtBackend(Backend):
         path: The ``.onnx`` file (inputs ``vis``, ``ir``; output ``fused``).
         device: ``cpu``, ``cuda`` (CUDA EP) or ``tensorrt`` (TensorRT EP, CUDA and CPU fallback).
         threads: Intra-op threads (0 = ONNX Runtime's default, one per core).
+        spin: Let idle intra-op threads busy-wait for work (ONNX Runtime's default). Turn it off
+            when other threads share the cores (the stream pipeline's capture and sink threads):
+            spinning threads then take CPU time from them.
     """
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int = 0, spin: bool = True) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"ONNX file not found: {self.path}")
@@ -74,6 +77,7 @@ class OrtBackend(Backend):
             raise ConfigError(f"onnxruntime device must be one of {', '.join(PROVIDERS)}; got {device!r}")
         super().__init__(device, onnx_precision(self.path))
         self.threads = threads
+        self.spin = spin
         self.size_multiple = _size_multiple(self.path)
         self.session: Any = None
         self._ort: Any = None
@@ -97,6 +101,8 @@ class OrtBackend(Backend):
         so.log_severity_level = 3
         if self.threads:
             so.intra_op_num_threads = self.threads
+        if not self.spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=[p for p in wanted if p in have])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
