@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights and the comparison table (CPU, 2 cores).
 # Each run resumes from its last.pt when restarted. Usage: bash benchmarks/train_shipped.sh [stage]
-# stages: teacher | students (includes medical) | medical | all (default all). Logs: runs/<name>.out, runs/<name>/log.csv
+# stages: teacher | students (includes medical) | medical | all (default all) | dtpf_cpu (not in all). Logs: runs/<name>.out, runs/<name>/log.csv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
@@ -34,3 +34,11 @@ if [[ $stage == students || $stage == medical || $stage == all ]]; then
     > runs/edge_nano_med.out 2>&1 &
 fi
 wait
+if [[ $stage == dtpf_cpu ]]; then
+  # Not shipped: a short CPU run of the paper-size DTPF student, used only to export and check real (not random)
+  # weights in benchmarks/results/export_parity.md. Run on 2026-11-26 with --iters 240 and stopped after the
+  # iteration-120 validation (about 16 s per iteration here); its model.safetensors is the iteration-120
+  # checkpoint (holdout VIF 0.806, Qabf 0.420: far from converged).
+  edgefuse train --mode student --model dtpf_student "${IVF[@]}" --iters 240 --batch 2 --crop 128 --lr 5e-4 \
+    --val-every 120 --val-pairs 2 --ckpt-every 20 --threads 1 --out runs/dtpf_student_cpu > runs/dtpf_student_cpu.out 2>&1
+fi
