@@ -14,6 +14,9 @@ import json
 from pathlib import Path
 
 
+NOTES = "<!-- notes: kept when this file is regenerated -->"
+
+
 def rows(folder: Path) -> list[str]:
     out = []
     for sidecar in sorted(folder.glob("*.onnx.json")):
@@ -49,7 +52,10 @@ def main() -> None:
         cfg = folder / "resolved_config.yaml"
         if cfg.is_file():
             notes += [f"`{folder}` (resolved config):", "", "```yaml", cfg.read_text().strip(), "```", ""]
-    args.out.write_text("\n".join(lines + ["", "## Runs", "", *notes]) + "\n")
+    kept = ""  # hand-written notes below the marker survive a rerun
+    if args.out.is_file() and NOTES in args.out.read_text():
+        kept = args.out.read_text().split(NOTES, 1)[1].split("## Resolved configs", 1)[0]
+    args.out.write_text("\n".join(lines + ["", NOTES]) + (kept or "\n") + "\n".join(["## Resolved configs", "", *notes]) + "\n")
     print("\n".join(lines))
 
 
