@@ -140,7 +140,7 @@ class OverlapWindowAttention(nn.Module):
         attn = self._logits(q, k)
         out = attn.softmax(dim=-1) @ v
         out = out.reshape(n, h // win, w // win, self.num_heads, win, win, self.dim_head)
-        out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(n, self.inner_dim, h, w)
+        out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(n, h, w, self.inner_dim).permute(0, 3, 1, 2)
         return self.project_out(out)
 
     def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -153,11 +153,16 @@ class OverlapWindowAttention(nn.Module):
         return torch.baddbmm(rel, q, k.transpose(-2, -1))
 
     def _query_windows(self, q: torch.Tensor) -> torch.Tensor:
-        """(N, heads*d, H, W) -> (N * nH * nW * heads, w*w, d), windows in raster order."""
+        """(N, heads*d, H, W) -> (N * nH * nW * heads, w*w, d), windows in raster order.
+
+        Partitioned channels-last: one NCHW -> NHWC move, then a permute that keeps each
+        head's ``d`` values together, so both are block copies (a 7-D permute of NCHW moves
+        single floats, which dominated ONNX Runtime's time; benchmarks/profile_ort.py).
+        """
         n, _, h, w = q.shape
         win = self.window_size
-        q = q.reshape(n, self.num_heads, self.dim_head, h // win, win, w // win, win)
-        q = q.permute(0, 3, 5, 1, 4, 6, 2)
+        q = q.permute(0, 2, 3, 1).reshape(n, h // win, win, w // win, win, self.num_heads, self.dim_head)
+        q = q.permute(0, 1, 3, 5, 2, 4, 6)
         return q.reshape(-1, win * win, self.dim_head)
 
     def _key_windows(self, t: torch.Tensor) -> torch.Tensor:
@@ -168,16 +173,16 @@ class OverlapWindowAttention(nn.Module):
         top/left and up to a whole extra block on the bottom/right lets reshape + slice + concat
         reproduce ``nn.Unfold(w_o, stride=w, padding=(w_o - w) // 2)`` exactly.
         """
-        n, _, h, w = t.shape
+        n, c, h, w = t.shape
         win, extra = self.window_size, self.key_window - self.window_size
         lo = extra // 2
-        t = F.pad(t, (lo, win - lo, lo, win - lo))
-        t = t.reshape(n, self.inner_dim, h // win + 1, win, w + win)
-        t = torch.cat([t[:, :, :-1], t[:, :, 1:, :extra]], dim=3)
-        t = t.reshape(n, self.inner_dim, h // win, self.key_window, w // win + 1, win)
-        t = torch.cat([t[:, :, :, :, :-1], t[:, :, :, :, 1:, :extra]], dim=5)
-        t = t.reshape(n, self.num_heads, self.dim_head, h // win, self.key_window, w // win, -1)
-        t = t.permute(0, 3, 5, 1, 4, 6, 2)
+        t = F.pad(t.permute(0, 2, 3, 1), (0, 0, lo, win - lo, lo, win - lo))  # channels-last, see _query_windows
+        t = t.reshape(n, h // win + 1, win, w + win, c)
+        t = torch.cat([t[:, :-1], t[:, 1:, :extra]], dim=2)
+        t = t.reshape(n, h // win, self.key_window, w // win + 1, win, c)
+        t = torch.cat([t[:, :, :, :-1], t[:, :, :, 1:, :extra]], dim=4)
+        t = t.reshape(n, h // win, self.key_window, w // win, self.key_window, self.num_heads, self.dim_head)
+        t = t.permute(0, 1, 3, 5, 2, 4, 6)
         return t.reshape(-1, self.key_window * self.key_window, self.dim_head)
 
     def _relative_logits(self, q: torch.Tensor) -> torch.Tensor:
