@@ -43,6 +43,13 @@ DATA = REPO.parent / "shared" / "data" / "m3svd" / "video"
 GATE = 0.90
 
 
+def _relative(value: object) -> object:
+    """Paths inside the repository are recorded relative to it (results must not name this machine)."""
+    if isinstance(value, str) and value.startswith(str(REPO) + os.sep):
+        return os.path.relpath(value, REPO)
+    return value
+
+
 def decode(path: Path, limit: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     frames = []
@@ -76,7 +83,7 @@ def backend_fps(onnx: Path, threads: int, vis: list[np.ndarray], ir: list[np.nda
             times.append((time.perf_counter() - t0) * 1000.0)
         total = time.perf_counter() - start
         return {"fps": len(times) / total, "ms_median": statistics.median(times), "frames": len(times),
-                "describe": {k: be.describe().get(k) for k in ("backend", "device", "precision", "artefact")}}
+                "describe": {k: _relative(be.describe().get(k)) for k in ("backend", "device", "precision", "artefact")}}
 
 
 def pipeline_fps(onnx: Path, threads: int, ir: Path, vis: Path, frames: int, out_video: bool) -> dict:
