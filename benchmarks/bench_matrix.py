@@ -96,6 +96,9 @@ class Artefacts:
 
         self.work, self.quick, self.fresh = work, quick, fresh
         work.mkdir(parents=True, exist_ok=True)
+        if fresh:  # tensor ranges are keyed by tensor name: a rebuilt graph must not reuse an old cache
+            for stale in work.glob("*_calib.json"):
+                stale.unlink()
         self.calib = CalibrationSet.open(calib)
         self.samples = 4 if quick else 16
 
