@@ -76,6 +76,18 @@ class StreamTimeout(StreamError):
     """A source delivered no frame for too long."""
 
 
+def reject_unknown(values: Iterable[str], known: list[str], what: str, list_known: bool = False) -> None:
+    """Raise ``ConfigError`` for the first key of ``values`` not in ``known``, with a did-you-mean.
+
+    Used by the config dataclasses (``from_dict``): ``what`` names the option family
+    (``export``, ``training``, ``stream``).
+    """
+    for key in values:
+        if key not in known:
+            tail = f" Known: {', '.join(known)}" if list_known else ""
+            raise ConfigError(f"unknown {what} option {key!r}.{did_you_mean(key, known)}{tail}")
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return a ' Did you mean ...?' hint for ``name`` among ``choices`` (or '')."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

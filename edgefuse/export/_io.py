@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefuse.errors import ConfigError, ExportError
+from edgefuse.files import file_sha256 as sha256_file  # noqa: F401  (used by export and engines)
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` only on success.
 
     A stage that fails (or is interrupted) therefore never leaves a file under the final
-    name: the temporary file (``.NAME.tmp-XXXX``) is removed.
+    name: the temporary file (``.NAME.tmp-`` plus a random suffix) is removed.
     """
     final_p = Path(final)
     fd, tmp = tempfile.mkstemp(prefix=f".{final_p.stem}.tmp-", suffix=final_p.suffix, dir=final_p.parent)
@@ -73,15 +73,6 @@ def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return Path(path)
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def human_size(n: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from edgefuse.errors import ConfigError, did_you_mean
+from edgefuse.errors import ConfigError, did_you_mean, reject_unknown
 
 Size = tuple[int, int]  # (height, width)
 DynamicSpec = tuple[Size, Size, Size]  # (min, opt, max)
@@ -141,10 +141,7 @@ class ExportConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExportConfig:
         """Build from a mapping; unknown keys raise with a did-you-mean."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in known:
-                raise ConfigError(f"unknown export option {key!r}.{did_you_mean(key, known)}")
+        reject_unknown(values, [f.name for f in dataclasses.fields(cls)], "export")
         return cls(**values)
 
     @classmethod

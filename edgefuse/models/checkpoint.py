@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from edgefuse.files import file_sha256  # noqa: F401  (re-exported: callers import it from here)
+
 from edgefuse.data.images import write_bytes_atomic
 from edgefuse.errors import CheckpointError
 from edgefuse.models.profile import count_params
@@ -30,15 +32,6 @@ SUFFIX = ".safetensors"
 def card_path(weights: str | os.PathLike[str]) -> Path:
     """The JSON card that belongs to a ``.safetensors`` file."""
     return Path(weights).with_suffix(".json")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(

@@ -1,15 +1,12 @@
-"""Fusing numpy images with a checkpoint in PyTorch (teachers get their text prior here too)."""
+"""The text prior a text-guided teacher needs at inference (used by the torch backend)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from edgefuse.data.images import u8_from_float
-from edgefuse.models.checkpoint import load_checkpoint
 
 
 class TextPrior:
@@ -36,27 +33,3 @@ class TextPrior:
 
         ann = self._annotator.annotate(LoadedPair("pair", ir, vis), self.task)
         return self._prompts.batch([tuple(ann.events)]).to(self.device)
-
-
-class ModelFuser:
-    """Callable ``(vis_rgb_u8, ir_u8) -> fused_rgb_u8`` backed by a trained checkpoint.
-
-    A text-guided teacher gets its text prior from ``TextPrior``.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
-        self.path = Path(path)
-        self.model, self.card = load_checkpoint(self.path)
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        self.text_dim = getattr(self.model, "text_dim", None)
-        self._prior = TextPrior(self.card, self.device) if self.text_dim else None
-
-    @torch.no_grad()
-    def __call__(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        v = torch.from_numpy(np.ascontiguousarray(vis.transpose(2, 0, 1))).float().div(255.0)[None]
-        i = torch.from_numpy(np.ascontiguousarray(ir)).float().div(255.0)[None, None]
-        text = self._prior(vis, ir) if self._prior is not None else None
-        v, i = v.to(self.device), i.to(self.device)
-        out = self.model(v, i, text) if text is not None else self.model(v, i)
-        return u8_from_float(out[0].float().cpu().numpy().transpose(1, 2, 0))

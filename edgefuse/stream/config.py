@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from edgefuse.errors import ConfigError, DataError, did_you_mean
+from edgefuse.errors import ConfigError, DataError, did_you_mean, reject_unknown
 
 POLICIES = ("auto", "latest", "all")
 
@@ -66,10 +66,7 @@ class StreamConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> StreamConfig:
         """Build from a mapping plus overrides (overrides that are ``None`` are ignored)."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in names:
-                raise ConfigError(f"unknown stream option {key!r}.{did_you_mean(key, names)} Known: {', '.join(names)}")
+        reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "stream", list_known=True)
         merged = {**data, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**merged)
 

@@ -8,6 +8,7 @@ URIs: ``clip.mp4`` (video file), ``frames/`` (image folder), ``display://`` (win
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class Fused:
     pair: FramePair
 
 
-class Sink:
+class Sink(ABC):
     """Receives ``Fused`` results in order; ``close`` finalises (files become complete)."""
 
     name = "sink"
@@ -47,8 +48,9 @@ class Sink:
     def open(self) -> None:
         """Acquire resources (servers, windows); files open lazily on the first frame."""
 
+    @abstractmethod
     def write(self, item: Fused) -> None:
-        raise NotImplementedError
+        """Consume one fused result (in pairing order)."""
 
     def close(self) -> None:
         """Finalise; must be safe to call twice."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from edgefuse.errors import ConfigError, did_you_mean
+from edgefuse.errors import ConfigError, reject_unknown
 
 MODES = ("teacher", "student", "distill")
 TASKS = ("ivf", "medical")
@@ -78,10 +78,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a mapping; unknown keys raise with a did-you-mean."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in known:
-                raise ConfigError(f"unknown training option {key!r}.{did_you_mean(key, known)}")
+        reject_unknown(values, [f.name for f in dataclasses.fields(cls)], "training")
         vals = dict(values)
         if "data" in vals and isinstance(vals["data"], (list, tuple, str)):
             vals["data"] = (vals["data"],) if isinstance(vals["data"], str) else tuple(vals["data"])
