@@ -30,6 +30,9 @@ def _common(fn: Any) -> Any:
         click.option("--val-pairs", type=int, help="Held-out pairs scored per validation."),
         click.option("--threads", type=int, help="torch CPU threads (0 = torch default)."),
         click.option("--workers", type=int, help="DataLoader worker processes."),
+        click.option("--device", help="auto (GPU if torch sees one; default), cpu or cuda[:N]."),
+        click.option("--max-minutes", type=float,
+                     help="Stop after this much training time (validates and saves first); 0 = no limit."),
         click.option("--no-resume", is_flag=True, help="Start over even if OUT/last.pt exists."),
     ]
     for opt in reversed(opts):
@@ -37,14 +40,14 @@ def _common(fn: Any) -> Any:
     return fn
 
 
-def _init_distributed() -> None:
-    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+def _init_distributed(device: str) -> None:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1): NCCL on GPUs, else gloo."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return
     import torch
     import torch.distributed as dist
 
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    backend = "nccl" if device != "cpu" and torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend=backend)
 
 
@@ -61,7 +64,7 @@ def _run(mode: str, kwargs: dict[str, Any]) -> None:
     values["mode"] = mode
     cfg = TrainConfig.from_yaml(config_path, **values) if config_path else TrainConfig.from_dict(values)
     command = "edgefuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    _init_distributed()
+    _init_distributed(cfg.device)
     with progress(cfg.iters, f"{mode} {cfg.model}") as bar:
         def on_iter(it: int, values: dict[str, float]) -> None:
             bar.update(it - bar.n)

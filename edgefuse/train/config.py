@@ -28,6 +28,12 @@ class TrainConfig:
     decay 1e-4), cosine annealing to ``eta_min``; unlike DTPF's code, whose scheduler steps
     every iteration with T_max=500 (a cosine with a 1000-iteration period), ours decays once
     over ``iters``.
+
+    ``device``: ``auto`` (the GPU when torch sees one, else the CPU), ``cpu`` or ``cuda[:N]``;
+    under torchrun with CUDA each process takes the GPU of its ``LOCAL_RANK``.
+    ``max_minutes`` > 0 stops the run after that much training time: it validates and saves
+    as at the end (the card records the iterations done); the cosine schedule still spans
+    ``iters``, so a stopped run ends at a higher learning rate than a finished one.
     """
 
     mode: str = "student"
@@ -48,6 +54,8 @@ class TrainConfig:
     holdout: float = 0.05
     workers: int = 0
     threads: int = 0
+    device: str = "auto"
+    max_minutes: float = 0.0
     out: str = "runs/edge_nano"
     # teacher (mode=teacher, and the teacher's text in mode=distill)
     text_encoder: str = "minilm"
@@ -70,10 +78,14 @@ class TrainConfig:
         for name in ("iters", "batch", "crop", "ckpt_every", "val_every"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_minutes < 0:
+            raise ConfigError(f"max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not self.data:
             raise ConfigError("no training data: pass --data DIR (a folder with ir/ + vi/)")
+        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
+            raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {self.device!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

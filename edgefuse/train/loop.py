@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from edgefuse.errors import ConfigError
 from edgefuse.models.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from edgefuse.models.profile import count_params
 from edgefuse.models.registry import create_model
@@ -40,6 +42,28 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
+def resolve_device(spec: str, world: int = 1) -> torch.device:
+    """``auto`` -> the GPU when torch sees one, else the CPU; plain ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``."""
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device {spec} asked for, but torch {torch.__version__} sees no CUDA GPU here; "
+                          "use --device cpu (or auto)")
+    if spec == "cuda" and world > 1:
+        spec = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    device = torch.device(spec)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {spec}: torch sees {torch.cuda.device_count()} GPU(s)")
+    torch.cuda.set_device(device)
+    # TF32 matmuls/convolutions on Ampere and newer: FP32 training at tensor-core speed
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    return device
+
+
 class Trainer:
     """Builds data, models and losses from a :class:`TrainConfig` and runs the loop."""
 
@@ -51,13 +75,16 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device, self.world)
         self.events: dict[tuple[str, str], tuple[str, ...]] | None = None
         self.prompts = None
         self.teacher: nn.Module | None = None
         self.teacher_card: dict[str, Any] = {}
         self._setup_text_and_teacher()
-        self.model = self._build_model()
+        self.model = self._build_model().to(self.device)
         self.loss_module = self._build_distill_loss()
+        if self.loss_module is not None:
+            self.loss_module.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if self.loss_module is not None:
             params += list(self.loss_module.adapter_parameters())
@@ -65,7 +92,8 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=cfg.iters, eta_min=cfg.eta_min)
         self.ddp_model: nn.Module = self.model
         if self.world > 1:
-            self.ddp_model = nn.parallel.DistributedDataParallel(self.model)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.iteration = 0
         self.best_quality = -math.inf
         self.seconds = 0.0
@@ -79,7 +107,7 @@ class Trainer:
         encoder_name = cfg.text_encoder
         if cfg.mode == "distill":
             self.teacher, self.teacher_card = load_checkpoint(cfg.teacher)  # type: ignore[arg-type]
-            self.teacher.requires_grad_(False).eval()
+            self.teacher.requires_grad_(False).eval().to(self.device)
             self.teacher_card["text_dim"] = getattr(self.teacher, "text_dim", None)
             encoder_name = self.teacher_card.get("training", {}).get("text_encoder", encoder_name)
         if not self._needs_text():
@@ -128,7 +156,8 @@ class Trainer:
         )
         sampler = DistributedSampler(ds, self.world, self.rank, shuffle=True, seed=cfg.seed) if self.world > 1 else None
         loader = DataLoader(ds, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
-                            num_workers=cfg.workers, collate_fn=collate_samples, drop_last=True)
+                            num_workers=cfg.workers, collate_fn=collate_samples, drop_last=True,
+                            pin_memory=self.device.type == "cuda")
         epoch = 0
         while True:
             ds.set_epoch(epoch)
@@ -141,10 +170,11 @@ class Trainer:
     def _text(self, batch: dict[str, Any]) -> torch.Tensor | None:
         if self.prompts is None:
             return None
-        return self.prompts.batch([tuple(e) for e in batch["events"]])
+        return self.prompts.batch([tuple(e) for e in batch["events"]]).to(self.device)
 
     def _step(self, batch: dict[str, Any]) -> dict[str, float]:
-        vis, ir = batch["vis"], batch["ir"]
+        vis = batch["vis"].to(self.device, non_blocking=True)
+        ir = batch["ir"].to(self.device, non_blocking=True)
         cfg = self.cfg
         if cfg.mode == "teacher":
             from edgefuse.text import weights_for
@@ -212,7 +242,10 @@ class Trainer:
             "command": self.command, "mode": cfg.mode, "data": list(cfg.data), "task": cfg.task,
             "iterations": self.iteration, "batch": cfg.batch, "crop": cfg.crop, "lr": cfg.lr,
             "seconds": round(self.seconds, 1), "world_size": self.world,
+            "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
         }
+        if cfg.max_minutes > 0:
+            training.update(max_minutes=cfg.max_minutes, stopped_by_time_limit=self.iteration < cfg.iters)
         if self.prompts is not None:
             training.update(text_encoder=self.text_encoder_name, annotator=cfg.annotator)
         if cfg.mode == "distill":
@@ -238,7 +271,14 @@ class Trainer:
         log = _CsvLog(self.out / "log.csv") if main else None
         batches = self._batches()
         self.model.train()
+        budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+        session_start = self.seconds
         while self.iteration < cfg.iters:
+            if budget < math.inf and self._out_of_time(self.seconds - session_start >= budget):
+                logger.info("stopping at iteration %d: --max-minutes %g reached", self.iteration, cfg.max_minutes)
+                if main:
+                    self._validate_and_save(log)
+                break
             start = time.perf_counter()
             values = self._step(next(batches))
             self.seconds += time.perf_counter() - start
@@ -257,6 +297,14 @@ class Trainer:
         if self.world > 1:
             dist.barrier()
         return self.out / "model.safetensors"
+
+    def _out_of_time(self, mine: bool) -> bool:
+        """Whether to stop for the time limit; under DDP all ranks stop together (rank 0 decides)."""
+        if self.world == 1:
+            return mine
+        flag = torch.tensor([1.0 if mine else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.broadcast(flag, 0)
+        return bool(flag.item())
 
     def _validate_and_save(self, log: _CsvLog | None) -> None:
         metrics = self.validate()

@@ -33,11 +33,12 @@ def validate(
 ) -> dict[str, float]:
     """Mean metrics (and ``quality``) of ``model`` over up to ``max_pairs`` whole pairs."""
     model.eval()
+    device = next(model.parameters()).device
     rows = []
     for i in range(min(max_pairs, len(dataset))):  # type: ignore[arg-type]
         item = dataset[i]
-        vis, ir = item["vis"][None], item["ir"][None]
-        text = text_fn(item["events"]) if text_fn is not None else None
+        vis, ir = item["vis"][None].to(device), item["ir"][None].to(device)
+        text = text_fn(item["events"]).to(device) if text_fn is not None else None
         fused = model(vis, ir, text) if text is not None else model(vis, ir)
         rows.append(evaluate_rgb(_u8(fused[0]), _u8(item["ir"]), _u8(item["vis"]), list(metrics)))
     if not rows:

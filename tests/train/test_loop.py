@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from edgefuse.errors import ConfigError
 from edgefuse.models import create_model
@@ -82,8 +83,44 @@ def test_torchrun_two_processes_gloo(tmp_path, data):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "edgefuse.cli.main", "-q", "train", "--mode", "student", "--model", "edge_nano",
            "--data", data, "--iters", "3", "--batch", "2", "--crop", "32", "--val-every", "3",
-           "--val-pairs", "1", "--threads", "1", "--out", str(out)]
+           "--val-pairs", "1", "--threads", "1", "--device", "cpu", "--out", str(out)]
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     card = json.loads((out / "model.json").read_text())["training"]
     assert card["world_size"] == 2 and card["iterations"] == 3
+
+
+def test_device_choice(tmp_path, data):
+    with pytest.raises(ConfigError, match="device must be"):
+        TrainConfig(device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+            Trainer(TrainConfig(mode="student", data=(data,), iters=1, out=str(tmp_path / "r"), device="cuda",
+                                **TINY))
+    trainer = Trainer(TrainConfig(mode="student", data=(data,), iters=1, out=str(tmp_path / "a"), **TINY))
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(trainer.model.parameters()).device.type == expected
+
+
+@pytest.mark.gpu
+def test_distill_on_cuda_matches_the_card(tmp_path, data):
+    teacher = create_model("edge_small", widths=(8, 8, 16))
+    tpath = save_checkpoint(teacher, tmp_path / "teacher.safetensors", "edge_small", {"widths": (8, 8, 16)})
+    cfg = TrainConfig(mode="distill", teacher=str(tpath), data=(data,), iters=2, out=str(tmp_path / "d"),
+                      device="cuda", **TINY)
+    weights = train(cfg)
+    card = json.loads((tmp_path / "d" / "model.json").read_text())["training"]
+    assert card["device"] == torch.cuda.get_device_name(0)
+    model, _ = load_checkpoint(weights)  # weights saved from the GPU load on the CPU
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_max_minutes_stops_validates_and_saves(tmp_path, data):
+    cfg = TrainConfig(mode="student", data=(data,), iters=50, out=str(tmp_path / "t"), max_minutes=1e-9, **TINY)
+    weights = train(cfg)
+    card = json.loads((tmp_path / "t" / "model.json").read_text())["training"]
+    assert card["iterations"] == 1 and card["stopped_by_time_limit"] is True
+    assert weights.is_file()
+    assert set(card) >= {"max_minutes"}
+    with pytest.raises(ConfigError, match="max_minutes"):
+        TrainConfig(max_minutes=-1)
