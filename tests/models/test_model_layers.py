@@ -115,3 +115,13 @@ def test_ocab_export_path_matches_eager(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
         exported = m(x)  # MatMul + Add path used while exporting
     torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_ocab_both_paths_match_the_reference(bias: bool) -> None:
+    """Without biases the windows are projected after cutting; with biases the maps are cut after projecting."""
+    torch.manual_seed(1)
+    m = OverlapWindowAttention(6, window_size=4, overlap_ratio=0.5, num_heads=2, dim_head=3, bias=bias)
+    x = torch.randn(2, 6, 8, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), _ocab_reference(m, x), atol=1e-5, rtol=1e-5)
