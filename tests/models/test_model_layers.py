@@ -106,10 +106,12 @@ def test_text_guide_is_plain_film() -> None:
     torch.testing.assert_close(out, 2.0 * x + 1.0)  # gamma * x + beta, not (1 + gamma) * x
 
 
-def test_ocab_export_path_matches_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("window", "ratio"), [(8, 0.5), (4, 0.5), (8, 0.25), (6, 1.0)])
+def test_ocab_export_path_matches_eager(monkeypatch: pytest.MonkeyPatch, window: int, ratio: float) -> None:
+    """The export formulation: pad/slice skew instead of a Gather, MatMul + Add instead of baddbmm."""
     torch.manual_seed(0)
-    m = OverlapWindowAttention(8, num_heads=2, dim_head=4)
-    x = torch.randn(1, 8, 16, 16)
+    m = OverlapWindowAttention(8, window_size=window, overlap_ratio=ratio, num_heads=2, dim_head=4)
+    x = torch.randn(1, 8, 2 * window, 3 * window)
     with torch.no_grad():
         eager = m(x)  # baddbmm path
         monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
@@ -125,3 +127,14 @@ def test_ocab_both_paths_match_the_reference(bias: bool) -> None:
     x = torch.randn(2, 6, 8, 12)
     with torch.no_grad():
         torch.testing.assert_close(m(x), _ocab_reference(m, x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_gdfn_halves_match_the_split_chain(bias: bool) -> None:
+    """Two conv chains on weight halves == one chain then a channel split (the Restormer formula)."""
+    torch.manual_seed(0)
+    g = GatedFeedForward(8, 2.66, bias)
+    x = torch.randn(2, 8, 9, 7)
+    with torch.no_grad():
+        x1, x2 = g.dwconv(g.project_in(x)).chunk(2, dim=1)
+        torch.testing.assert_close(g(x), g.project_out(F.gelu(x1) * x2), atol=1e-6, rtol=1e-5)

@@ -42,13 +42,25 @@ class ChannelAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend across the channels of ``x`` (N, C, H, W)."""
         n, c, h, w = x.shape
-        q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
-        q, k, v = (t.reshape(n, self.num_heads, c // self.num_heads, h * w) for t in (q, k, v))
+        q, k, v = (self._projection(x, i).reshape(n, self.num_heads, c // self.num_heads, h * w) for i in range(3))
         q = F.normalize(q, dim=-1)
         k = F.normalize(k, dim=-1)
         attn = (q @ k.transpose(-2, -1)) * self.temperature
         out = attn.softmax(dim=-1) @ v
         return self.project_out(out.reshape(n, c, h, w))
+
+    def _projection(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """q (i=0), k (1) or v (2): its own 1x1 + depth-wise conv chain on a third of the weights.
+
+        Same values as running the 3C-channel chain and splitting it (both convs act per
+        output channel), without the split copy; see GatedFeedForward.forward.
+        """
+        c = self.project_out.in_channels
+        part = slice(i * c, (i + 1) * c)
+        bias = self.qkv.bias[part] if self.qkv.bias is not None else None
+        bias_dw = self.qkv_dwconv.bias[part] if self.qkv_dwconv.bias is not None else None
+        y = F.conv2d(x, self.qkv.weight[part], bias)
+        return F.conv2d(y, self.qkv_dwconv.weight[part], bias_dw, padding=1, groups=c)
 
 
 _WINDOWS_FIRST = [True]
@@ -213,12 +225,23 @@ class OverlapWindowAttention(nn.Module):
 
     def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Attention logits ``q k^T + relative logits`` (B, w*w, w_o*w_o)."""
-        rel = self._relative_logits(q)
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            # The same sum, exported as MatMul + Add (baddbmm exports two extra Mul-by-1 nodes).
-            return q @ k.transpose(-2, -1) + rel
+            return self._logits_for_export(q, k)
         # baddbmm accumulates the GEMM into the relative logits: one full-size pass less on CPU.
-        return torch.baddbmm(rel, q, k.transpose(-2, -1))
+        return torch.baddbmm(self._relative_logits(q), q, k.transpose(-2, -1))
+
+    def _logits_for_export(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The same sum as ONNX MatMul + Add (baddbmm would export two extra Mul-by-1 nodes).
+
+        The relative logits come from :func:`_relative_by_skew` here. Also tried and measured
+        slower or no faster in ONNX Runtime: a Gemm adding q k^T as its C term to
+        ``[rows | cols] @ one-hot`` (slower at C >= 32), and concatenating [rows | cols] to q
+        and a constant one-hot block to k so one MatMul gives the whole sum (within noise).
+        """
+        kw, area = self.key_window, self.window_size**2
+        rows, cols = self._relative_by_skew(q)
+        rel = (rows.reshape(-1, area, kw, 1) + cols.reshape(-1, area, 1, kw)).reshape(-1, area, kw * kw)
+        return q @ k.transpose(-2, -1) + rel
 
     def _query_windows(self, q: torch.Tensor) -> torch.Tensor:
         """(N, heads*d, H, W) -> (N * nH * nW * heads, w*w, d), windows in raster order.
@@ -245,11 +268,9 @@ class OverlapWindowAttention(nn.Module):
     def _relative_logits(self, q: torch.Tensor) -> torch.Tensor:
         """Relative-position logits (B, w*w, w_o*w_o) for scaled queries ``q`` (B, w*w, d)."""
         kw, area = self.key_window, self.window_size**2
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            rows, cols = self._relative_by_skew(q)
-        else:  # torch's index_select is fast; ONNX Runtime's Gather of the same is 5x slower than the skew
-            rows = (q @ self.rel_height.t()).flatten(1).index_select(1, self.index_height)
-            cols = (q @ self.rel_width.t()).flatten(1).index_select(1, self.index_width)
+        # torch's index_select is fast; the export uses _relative_by_skew (ONNX Runtime's Gather is slow)
+        rows = (q @ self.rel_height.t()).flatten(1).index_select(1, self.index_height)
+        cols = (q @ self.rel_width.t()).flatten(1).index_select(1, self.index_width)
         logits = rows.reshape(-1, area, kw, 1) + cols.reshape(-1, area, 1, kw)
         return logits.reshape(-1, area, kw * kw)
 
