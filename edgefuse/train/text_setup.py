@@ -60,12 +60,12 @@ class PromptBank:
         """Embed the prompts of all ``event_lists`` not embedded yet (uses the disk cache)."""
         from edgefuse.text import cached_embeddings, prompt_text
 
-        todo = [e for e in dict.fromkeys(event_lists) if e not in self._vectors]
-        if not todo:
+        missing = [e for e in dict.fromkeys(event_lists) if e not in self._vectors]
+        if not missing:
             return
-        texts = [prompt_text(list(e), self.task) for e in todo]
+        texts = [prompt_text(list(e), self.task) for e in missing]
         vectors = cached_embeddings(self.encoder, texts, self.cache_dir)
-        for events, vec in zip(todo, vectors):
+        for events, vec in zip(missing, vectors):
             self._vectors[events] = vec
 
     def batch(self, event_lists: Sequence[tuple[str, ...]]) -> torch.Tensor:
