@@ -44,7 +44,8 @@ class _Bar:
 @click.option("--height", type=int, help="Input height  [default: the artefact's static size, else 480]")
 @click.option("--width", type=int, help="Input width  [default: the artefact's static size, else 640]")
 @click.option("--batch", type=int, default=1, show_default=True, help="Pairs per call.")
-@click.option("--warmup", type=int, default=5, show_default=True, help="Untimed calls before timing.")
+@click.option("--warmup", type=int, default=5, show_default=True,
+              help="Untimed calls before timing (keep >= 2: ONNX Runtime allocates its planned memory in the 2nd).")
 @click.option("--iters", type=int, help="Timed calls  [default: 50]")
 @click.option("--seconds", type=float, help="Time calls for this long instead of --iters.")
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0 = runtime default).")
