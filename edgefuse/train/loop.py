@@ -82,6 +82,7 @@ class Trainer:
         self.prompts = None
         self.teacher: nn.Module | None = None
         self.teacher_card: dict[str, Any] = {}
+        self.teacher_sha256: str | None = None
         self._setup_text_and_teacher()
         self.model = self._build_model().to(self.device)
         self.loss_module = self._build_distill_loss()
@@ -109,6 +110,7 @@ class Trainer:
         encoder_name = cfg.text_encoder
         if cfg.mode == "distill":
             self.teacher, self.teacher_card = load_checkpoint(cfg.teacher)  # type: ignore[arg-type]
+            self.teacher_sha256 = file_sha256(cfg.teacher)  # type: ignore[arg-type]  # once: cards and last.pt reuse it
             self.teacher.requires_grad_(False).eval().to(self.device)
             self.teacher_card["text_dim"] = getattr(self.teacher, "text_dim", None)
             encoder_name = self.teacher_card.get("training", {}).get("text_encoder", encoder_name)
@@ -214,7 +216,7 @@ class Trainer:
             "loss_module": self.loss_module.state_dict() if self.loss_module is not None else None,
             "best_quality": self.best_quality, "seconds": self.seconds,
             "rng": torch.get_rng_state(), "config": self.cfg.to_dict(),
-            "teacher_sha256": file_sha256(self.cfg.teacher) if self.cfg.mode == "distill" else None,
+            "teacher_sha256": self.teacher_sha256,
         }
 
     def resume(self) -> bool:
@@ -224,7 +226,7 @@ class Trainer:
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
         if self.cfg.mode == "distill" and state.get("teacher_sha256"):
-            now = file_sha256(self.cfg.teacher)  # type: ignore[arg-type]
+            now = self.teacher_sha256
             if now != state["teacher_sha256"]:
                 raise ConfigError(
                     f"{path} was distilled from another teacher (sha256 {state['teacher_sha256'][:12]}, "
@@ -259,7 +261,7 @@ class Trainer:
         if self.prompts is not None:
             training.update(text_encoder=self.text_encoder_name, annotator=cfg.annotator)
         if cfg.mode == "distill":
-            training.update(teacher=str(cfg.teacher), teacher_sha256=file_sha256(cfg.teacher),  # type: ignore[arg-type]
+            training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)
         return {"training": training, "metrics": {"holdout": metrics or {}}}
 
