@@ -106,16 +106,57 @@ def test_text_guide_is_plain_film() -> None:
     torch.testing.assert_close(out, 2.0 * x + 1.0)  # gamma * x + beta, not (1 + gamma) * x
 
 
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize(("window", "ratio"), [(8, 0.5), (4, 0.5), (8, 0.25), (6, 1.0)])
-def test_ocab_export_path_matches_eager(monkeypatch: pytest.MonkeyPatch, window: int, ratio: float) -> None:
-    """The export formulation: pad/slice skew instead of a Gather, MatMul + Add instead of baddbmm."""
+def test_ocab_export_path_matches_eager(
+    monkeypatch: pytest.MonkeyPatch, window: int, ratio: float, bias: bool
+) -> None:
+    """The export formulations against the eager baddbmm path.
+
+    Without biases (DTPF): relative logits folded into one MatMul of augmented queries and
+    keys. With biases: pad/slice skew instead of a Gather, MatMul + Add instead of baddbmm.
+    """
     torch.manual_seed(0)
-    m = OverlapWindowAttention(8, window_size=window, overlap_ratio=ratio, num_heads=2, dim_head=4)
-    x = torch.randn(1, 8, 2 * window, 3 * window)
+    m = OverlapWindowAttention(8, window_size=window, overlap_ratio=ratio, num_heads=2, dim_head=4, bias=bias)
+    x = torch.randn(2, 8, 2 * window, 3 * window)
     with torch.no_grad():
         eager = m(x)  # baddbmm path
         monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
         exported = m(x)  # MatMul + Add path used while exporting
+    torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
+
+
+def test_ocab_augmented_path_is_the_bias_free_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bias-free export runs the augmented form, and it does not depend on the head layout."""
+    torch.manual_seed(3)
+    m = OverlapWindowAttention(6, window_size=4, overlap_ratio=0.5, num_heads=3, dim_head=5)
+    calls: list[int] = []
+    augmented = m._attend_augmented
+    monkeypatch.setattr(m, "_attend_augmented", lambda x: calls.append(1) or augmented(x))
+    x = torch.randn(1, 6, 8, 12)
+    with torch.no_grad():
+        eager = m(x)
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported = m(x)
+    assert calls == [1]
+    torch.testing.assert_close(exported, _ocab_reference(m, x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_mdta_export_logits_match_eager(monkeypatch: pytest.MonkeyPatch, bias: bool) -> None:
+    """Norms divided out of q k^T (export) == F.normalize of q and k (eager), zero rows included."""
+    torch.manual_seed(0)
+    m = ChannelAttention(8, num_heads=2, bias=bias)
+    with torch.no_grad():
+        m.temperature.copy_(torch.tensor([0.5, 3.0]).reshape(2, 1, 1))
+    x = torch.randn(2, 8, 6, 10)
+    x[1] = 0.0  # all-zero q and k rows: F.normalize's eps guard must hold in both forms
+    with torch.no_grad():
+        eager = m(x)
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported = m(x)
+    assert torch.isfinite(exported).all()
     torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
 
 
