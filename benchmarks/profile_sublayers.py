@@ -107,7 +107,10 @@ def ort_times(path: str, feeds: dict, threads: int, runs: int) -> tuple[dict, fl
 
 
 def main() -> None:
+    import onnxruntime as ort
+
     from edgefuse.export import export_onnx, simplify_onnx
+    from edgefuse.export.onnx import INPUT_NAMES
     from edgefuse.models.registry import create_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,10 +136,8 @@ def main() -> None:
             path = str(Path(tmp) / f"{args.model}.onnx")
             export_onnx(model, path, h, w)
             simplify_onnx(path)
-        import onnxruntime as ort
-
-        names = [i.name for i in ort.InferenceSession(path, providers=["CPUExecutionProvider"]).get_inputs()]
-        ort_ms, ort_kernels, ort_wall = ort_times(path, dict(zip(names, (vis, ir))), args.threads, args.runs)
+        feeds = dict(zip(INPUT_NAMES, (vis, ir)))
+        ort_ms, ort_kernels, ort_wall = ort_times(path, feeds, args.threads, args.runs)
     torch_ms, torch_total = torch_times(model, torch.from_numpy(vis), torch.from_numpy(ir))
 
     by_kind_t: collections.Counter = collections.Counter()

@@ -12,6 +12,11 @@ from torch import nn
 from edgefuse.errors import ConfigError, ShapeMismatchError
 
 
+def _exporting() -> bool:
+    """Whether the forward is being traced for ONNX (the export forms run instead of the eager ones)."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
 class ChannelAttention(nn.Module):
     """Multi-Dconv-head transposed attention (MDTA) of Restormer (Zamir et al., CVPR 2022).
 
@@ -43,7 +48,7 @@ class ChannelAttention(nn.Module):
         """Attend across the channels of ``x`` (N, C, H, W)."""
         n, c, h, w = x.shape
         q, k, v = (self._projection(x, i).reshape(n, self.num_heads, c // self.num_heads, h * w) for i in range(3))
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if _exporting():
             attn = self._cosine_logits_for_export(q, k)
         else:
             attn = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)) * self.temperature
@@ -200,7 +205,7 @@ class OverlapWindowAttention(nn.Module):
 
     def _attend_projecting_windows(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with windows cut from ``x`` first and q/k/v projected per window."""
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if _exporting():
             return self._attend_augmented(x)
         n, c, h, w = x.shape
         win, heads, d = self.window_size, self.num_heads, self.dim_head
@@ -213,11 +218,17 @@ class OverlapWindowAttention(nn.Module):
         k, v = xk @ weight[1], xk @ weight[2]  # (windows, heads, w_o*w_o, d)
         attn = self._logits(q.reshape(-1, area, d), k.reshape(-1, self.key_window**2, d))
         out = attn.softmax(dim=-1).reshape(-1, heads, area, self.key_window**2) @ v
+        return self._project_and_merge(out, x.shape)
+
+    def _project_and_merge(self, out: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """Per-window head outputs (windows, heads, w*w, d) -> projected (N, C, H, W) map."""
+        n, c, h, w = shape
+        win, area = self.window_size, self.window_size**2
         out = out.transpose(1, 2).reshape(-1, area, self.inner_dim)
         y = out @ self.project_out.weight.reshape(c, self.inner_dim).t()  # (windows, w*w, C)
         if self.project_out.bias is not None:
             y = y + self.project_out.bias
-        y = y.reshape(n, nh, nw, win, win, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
+        y = y.reshape(n, h // win, w // win, win, win, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
         return y.permute(0, 3, 1, 2)
 
     def _attend_augmented(self, x: torch.Tensor) -> torch.Tensor:
@@ -260,10 +271,7 @@ class OverlapWindowAttention(nn.Module):
                              F.one_hot(key // kw, kw).to(x.dtype), F.one_hot(key % kw, kw).to(x.dtype)], dim=-1)
         k = xk @ F.pad(weight[1], (0, 2 * kw)) + one_hot  # (windows, heads, w_o*w_o, aug)
         out = (q @ k.transpose(-1, -2)).softmax(dim=-1) @ (xk @ weight[2])  # (windows, heads, w*w, d)
-        out = out.transpose(1, 2).reshape(-1, area, self.inner_dim)
-        y = out @ self.project_out.weight.reshape(c, self.inner_dim).t()  # (windows, w*w, C)
-        y = y.reshape(n, nh, nw, win, win, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
-        return y.permute(0, 3, 1, 2)
+        return self._project_and_merge(out, x.shape)
 
     def _overlap_windows(self, t: torch.Tensor) -> torch.Tensor:
         """(N, H, W, C) channels-last -> (N, H/w, W/w, w_o, w_o, C) zero-padded overlap windows.
@@ -285,7 +293,7 @@ class OverlapWindowAttention(nn.Module):
 
     def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Attention logits ``q k^T + relative logits`` (B, w*w, w_o*w_o)."""
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if _exporting():
             return self._logits_for_export(q, k)
         # baddbmm accumulates the GEMM into the relative logits: one full-size pass less on CPU.
         return torch.baddbmm(self._relative_logits(q), q, k.transpose(-2, -1))
