@@ -34,6 +34,7 @@ from torch import nn
 
 from edgefuse.errors import ConfigError, ShapeMismatchError
 from edgefuse.models.layers.guide import TextGuide
+from edgefuse.models.layers.tracing import exporting
 
 _LUMA = (0.299, 0.587, 0.114)
 _BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -107,6 +108,9 @@ class EdgeFuseNet(nn.Module):
         k = torch.tensor(_BINOMIAL5)
         k2 = torch.outer(k, k) / k.sum() ** 2
         self.register_buffer("lowpass", k2.expand(2, 1, 5, 5).clone(), persistent=False)
+        k1 = k / k.sum()  # the 5x5 binomial is separable: export runs it as 5x1 then 1x5
+        self.register_buffer("lowpass_rows", k1.view(1, 1, 5, 1).expand(2, 1, 5, 1).clone(), persistent=False)
+        self.register_buffer("lowpass_cols", k1.view(1, 1, 1, 5).expand(2, 1, 1, 5).clone(), persistent=False)
         self.stem = nn.Conv2d(4, w0, 3, stride=2, padding=1)
         self.enc0 = nn.Sequential(*(DWBlock(w0) for _ in range(depths[0])))
         self.down1, self.enc1 = Down(w0, w1), nn.Sequential(*(DWBlock(w1) for _ in range(depths[1])))
@@ -137,6 +141,34 @@ class EdgeFuseNet(nn.Module):
             return x
         return x + self.guides[level](x, text)
 
+    # The three full-resolution steps below have an export form (same values, tested in
+    # tests/models/test_edge.py). ONNX Runtime's CPU layout (NCHWc, blocks of 8 channels on
+    # AVX2) pads a 1- or 3-channel conv output to 8 channels and then runs the Resize and
+    # Sigmoid that follow on all 8; at 480x640 on 2 cores the export forms take edge_nano from
+    # 32 to 27.5 ms (benchmarks/results/bench_matrix.md). Eager torch keeps the plain forms,
+    # which are as fast there (measured within noise).
+
+    def _luminance(self, vis: torch.Tensor) -> torch.Tensor:
+        """BT.601 Y of ``vis``; exported as one (1x3) @ (3 x H*W) MatMul instead of a 3->1 conv."""
+        if not exporting():
+            return F.conv2d(vis, self.luma)
+        n, _, h, w = vis.shape
+        return (self.luma.view(1, 3) @ vis.reshape(n, 3, h * w)).reshape(n, 1, h, w)
+
+    def _blend_maps(self, head: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """sigmoid(bilinear upsample of the head); exported with the 3 maps as batch, one channel each."""
+        if not exporting():
+            return torch.sigmoid(_up_to(head, ref))
+        n, c, h, w = head.shape
+        maps = torch.sigmoid(_up_to(head.reshape(n * c, 1, h, w), ref))
+        return maps.reshape(n, c, ref.shape[2], ref.shape[3])
+
+    def _lowpass(self, padded: torch.Tensor) -> torch.Tensor:
+        """5x5 binomial of each channel of the replicate-padded (ir, Y); exported as 5x1 then 1x5."""
+        if not exporting():
+            return F.conv2d(padded, self.lowpass, groups=2)
+        return F.conv2d(F.conv2d(padded, self.lowpass_rows, groups=2), self.lowpass_cols, groups=2)
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -166,12 +198,12 @@ class EdgeFuseNet(nn.Module):
             got = None if text is None else tuple(text.shape)
             raise ConfigError(f"this teacher needs text embeddings of shape (N, {self.text_dim}), got {got}")
         text = text if self.guides is not None else None
-        y = F.conv2d(vis, self.luma)
+        y = self._luminance(vis)
         feats = self._context(y, ir, text)
-        maps = torch.sigmoid(_up_to(self.head(feats[-1]), ir))
+        maps = self._blend_maps(self.head(feats[-1]), ir)
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]
         src = torch.cat([ir, y], dim=1)
-        base = F.conv2d(F.pad(src, (2, 2, 2, 2), mode="replicate"), self.lowpass, groups=2)
+        base = self._lowpass(F.pad(src, (2, 2, 2, 2), mode="replicate"))
         detail = src - base
         fused_y = w * base[:, 0:1] + (1.0 - w) * base[:, 1:2] + a * detail[:, 0:1] + b * detail[:, 1:2]
         full = None

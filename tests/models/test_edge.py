@@ -98,3 +98,40 @@ def test_edge_nano_onnx_matches_torch(tmp_path):
             ref = model(v, i).numpy()
         got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
         assert np.abs(got - ref).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["edge_nano", "edge_small", "edge_teacher"])
+def test_export_forms_match_eager(monkeypatch, name):
+    """Luminance MatMul, maps resized as a batch, separable low-pass: the export forms == eager."""
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    for p in list(model.head.parameters()) + list(model.residual.parameters()):
+        torch.nn.init.normal_(p, std=0.3)
+    vis, ir = _pair(37, 52, n=2, seed=5)  # odd size: the resize is not an exact 2x
+    text = torch.randn(2, model.text_dim) if model.text_dim else None
+    calls = []
+    for fn in ("_luminance", "_blend_maps", "_lowpass"):
+        original = getattr(model, fn)
+        monkeypatch.setattr(model, fn, lambda *a, _f=original, _n=fn: calls.append(_n) or _f(*a))
+    with torch.no_grad():
+        eager = model(vis, ir, text)
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported = model(vis, ir, text)
+    assert sorted(set(calls)) == ["_blend_maps", "_lowpass", "_luminance"]
+    torch.testing.assert_close(exported, eager, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.ort
+def test_edge_export_has_no_padded_full_resolution_convs(tmp_path):
+    """No 3->1 luminance conv and no grouped 5x5 in the exported graph (the export forms are used)."""
+    onnx = pytest.importorskip("onnx")
+    from edgefuse.export.onnx import export_onnx
+
+    path = export_onnx(create_model("edge_nano").eval(), tmp_path / "m.onnx", 64, 96)
+    graph = onnx.load(str(path)).graph
+    weights = {t.name: tuple(t.dims) for t in graph.initializer}
+    conv_weights = [weights.get(n.input[1]) for n in graph.node if n.op_type == "Conv"]
+    assert (1, 3, 1, 1) not in conv_weights
+    assert (2, 1, 5, 5) not in conv_weights
+    assert (2, 1, 5, 1) in conv_weights and (2, 1, 1, 5) in conv_weights
+    assert any(n.op_type == "MatMul" for n in graph.node)

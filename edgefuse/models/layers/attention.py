@@ -10,11 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgefuse.errors import ConfigError, ShapeMismatchError
-
-
-def _exporting() -> bool:
-    """Whether the forward is being traced for ONNX (the export forms run instead of the eager ones)."""
-    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+from edgefuse.models.layers.tracing import exporting
 
 
 class ChannelAttention(nn.Module):
@@ -48,7 +44,7 @@ class ChannelAttention(nn.Module):
         """Attend across the channels of ``x`` (N, C, H, W)."""
         n, c, h, w = x.shape
         q, k, v = (self._projection(x, i).reshape(n, self.num_heads, c // self.num_heads, h * w) for i in range(3))
-        if _exporting():
+        if exporting():
             attn = self._cosine_logits_for_export(q, k)
         else:
             attn = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)) * self.temperature
@@ -205,7 +201,7 @@ class OverlapWindowAttention(nn.Module):
 
     def _attend_projecting_windows(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with windows cut from ``x`` first and q/k/v projected per window."""
-        if _exporting():
+        if exporting():
             return self._attend_augmented(x)
         n, c, h, w = x.shape
         win, heads, d = self.window_size, self.num_heads, self.dim_head
@@ -293,7 +289,7 @@ class OverlapWindowAttention(nn.Module):
 
     def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Attention logits ``q k^T + relative logits`` (B, w*w, w_o*w_o)."""
-        if _exporting():
+        if exporting():
             return self._logits_for_export(q, k)
         # baddbmm accumulates the GEMM into the relative logits: one full-size pass less on CPU.
         return torch.baddbmm(self._relative_logits(q), q, k.transpose(-2, -1))
