@@ -115,6 +115,7 @@ def quantize(
         "MatMulConstBOnly": True,  # attention BMMs (activation x activation) stay float: see module doc
         "CalibStridedMinMax": _stride(len(feeds)),  # despite the name, rounds for every method
     }
+    exclude = [*exclude, *(n for n in _matmuls_without_constant_b(src) if n not in exclude)]
     with atomic_path(dst) as tmp, _quiet_ort_hints():
         try:
             quantize_static(
@@ -202,6 +203,20 @@ def _weight_sqnr(dq: Any, inits: dict, fp_inits: dict, fp_nodes: dict, consumers
 # Graphs with at most this many quantized nodes rank them by measuring each node kept in FP32
 # alone (one re-quantization from the cache each); larger graphs use the SQNR estimate.
 EXACT_RANK_MAX = 48
+
+
+def _matmuls_without_constant_b(path: str | os.PathLike[str]) -> list[str]:
+    """MatMul nodes whose B is not an initializer: they stay float (see the module doc).
+
+    ``MatMulConstBOnly`` does not cover a constant *A*, e.g. the edge students' exported
+    luminance (1x3 @ 3 x H*W): ORT would quantize it per channel along the wrong axis, for
+    3 MACs per pixel.
+    """
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inits = {t.name for t in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] not in inits]
 
 
 def _quantized_nodes(path: str | os.PathLike[str]) -> list[str]:
