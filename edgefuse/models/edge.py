@@ -144,9 +144,9 @@ class EdgeFuseNet(nn.Module):
     # The three full-resolution steps below have an export form (same values, tested in
     # tests/models/test_edge.py). ONNX Runtime's CPU layout (NCHWc, blocks of 8 channels on
     # AVX2) pads a 1- or 3-channel conv output to 8 channels and then runs the Resize and
-    # Sigmoid that follow on all 8; at 480x640 on 2 cores the export forms take edge_nano from
-    # 32 to 27.5 ms (benchmarks/results/bench_matrix.md). Eager torch keeps the plain forms,
-    # which are as fast there (measured within noise).
+    # Sigmoid that follow on all 8. ONNX Runtime 1.32, 2 threads, 480x640, the two graphs timed
+    # one after the other: edge_nano 32.1 -> 27.5 ms (p50 of 60 runs). Eager torch keeps the
+    # plain forms, which are as fast there (equal within noise).
 
     def _luminance(self, vis: torch.Tensor) -> torch.Tensor:
         """BT.601 Y of ``vis``; exported as one (1x3) @ (3 x H*W) MatMul instead of a 3->1 conv."""
