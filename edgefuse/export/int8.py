@@ -115,7 +115,7 @@ def quantize(
         "MatMulConstBOnly": True,  # attention BMMs (activation x activation) stay float: see module doc
         "CalibStridedMinMax": _stride(len(feeds)),  # despite the name, rounds for every method
     }
-    exclude = [*exclude, *(n for n in _matmuls_without_constant_b(src) if n not in exclude)]
+    exclude = list(dict.fromkeys([*exclude, *_matmuls_without_constant_b(src)]))  # order kept, no repeats
     with atomic_path(dst) as tmp, _quiet_ort_hints():
         try:
             quantize_static(
