@@ -131,6 +131,20 @@ def test_live_capture_reconnects_with_backoff_then_gives_up(tmp_path, monkeypatc
     # a "camera" that delivers its frames and disconnects; the device is gone (the open file
     # handle keeps delivering, as Linux keeps an unlinked file readable), so reconnects fail
     src = camera.CaptureSource("test://cam", str(clip), cv2.CAP_FFMPEG, stall_timeout=1.0, max_reconnects=2)
+    opened = src._capture
+
+    class PacedCapture:  # a camera delivers at its frame rate; an unpaced file can outrun the reader
+        def __init__(self) -> None:  # and lose frames to the newest-wins buffer on a loaded machine
+            self.cap = opened()
+
+        def read(self):
+            time.sleep(0.03)
+            return self.cap.read()
+
+        def __getattr__(self, name):
+            return getattr(self.cap, name)
+
+    monkeypatch.setattr(src, "_capture", PacedCapture)
     frames, start = [], time.monotonic()
     with pytest.raises(StreamTimeout, match="gave up after 2 reconnect attempts"), src:
         while time.monotonic() - start < 5:
