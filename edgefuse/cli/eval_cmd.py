@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from edgefuse.cli.progress import progress
+from edgefuse.data.suite import reference_pairs
 from edgefuse.evaluation import report
 from edgefuse.evaluation.runner import columns_from_args, count_steps, evaluate_dataset
 from edgefuse.fusion import check_method, method_names
@@ -26,17 +27,23 @@ from edgefuse.metrics.registry import DEFAULT_METRICS
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write means and stds as JSON.")
 @click.option("--grid", "grid_path", type=click.Path(path_type=Path), help="Write a PNG: IR | visible | entries.")
 @click.option("--grid-pairs", default=4, show_default=True, help="Pairs shown in the grid.")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="Clean folder a degraded --data suite was built from: score against the clean sources, "
+                   "per degradation type.")
 def eval_(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics: str,
-          csv_path: Path | None, json_path: Path | None, grid_path: Path | None, grid_pairs: int) -> None:
+          csv_path: Path | None, json_path: Path | None, grid_path: Path | None, grid_pairs: int,
+          reference: Path | None) -> None:
     """Evaluate fusion methods (--method) and/or fused folders (--fused) on a dataset."""
     columns = columns_from_args(methods, fused)
     for col in columns:
         if col.method:
             check_method(col.method)
     names = [m.strip() for m in metrics.split(",") if m.strip()]
+    if reference is not None:
+        reference_pairs(data, reference)  # names and sizes checked before any fusing
     with progress(count_steps(data, columns), "eval") as bar:
         result = evaluate_dataset(data, columns, names, keep_samples=grid_pairs if grid_path else 0,
-                                  on_step=bar.update)
+                                  on_step=bar.update, reference=reference)
     click.echo(report.format_table(result))
     for path, writer in ((csv_path, report.write_csv), (json_path, report.write_json),
                          (grid_path, report.write_grid)):

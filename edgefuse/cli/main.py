@@ -38,10 +38,11 @@ def cli(verbose: int, quiet: bool) -> None:
 
 def _register() -> None:
     from edgefuse.cli import build_cmd, eval_cmd, export_cmd, fuse_cmd, inspect_cmd, list_cmd, train_cmd
-    from edgefuse.cli import bench_cmd
+    from edgefuse.cli import bench_cmd, degrade_cmd
 
     cli.add_command(fuse_cmd.fuse)
     cli.add_command(eval_cmd.eval_)
+    cli.add_command(degrade_cmd.degrade_cmd)
     cli.add_command(list_cmd.list_)
     cli.add_command(train_cmd.train_cmd)
     cli.add_command(train_cmd.distill_cmd)

@@ -34,6 +34,16 @@ def _common(fn: Any) -> Any:
         click.option("--max-minutes", type=float,
                      help="Stop after this much training time (validates and saves first); 0 = no limit."),
         click.option("--no-resume", is_flag=True, help="Start over even if OUT/last.pt exists."),
+        click.option("--degrade", "degrade_types", metavar="TYPES",
+                     help="Degrade inputs on the fly (comma list of `edgefuse degrade` types, or all); the "
+                          "fusion-loss targets stay the clean crops."),
+        click.option("--degrade-severity", "degrade_severities", help="Severities drawn for --degrade (e.g. 1,2,3)."),
+        click.option("--clean-ratio", type=float, help="Share of samples left clean under --degrade (default 0.25)."),
+        click.option("--teacher-text", type=click.Choice(["oracle", "annotator", "constant"]),
+                     help="Teacher text: the applied degradation's event (oracle, default), the rule annotator "
+                          "on the crop, or one constant prompt."),
+        click.option("--grad-share-every", type=int,
+                     help="Log each loss term's share of the gradient norm every N iterations (0 = off)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -78,7 +88,9 @@ def _run(mode: str, kwargs: dict[str, Any]) -> None:
 @_common
 @click.option("--mode", type=click.Choice(["teacher", "student"]), default="teacher", show_default=True,
               help="teacher: text-guided with per-event weights; student: plain fusion loss, no teacher.")
-@click.option("--text-encoder", help="Text encoder for the teacher (default minilm).")
+@click.option("--text-encoder", help="Text encoder for the teacher: minilm (default) or clip.")
+@click.option("--text-weights", type=click.Path(exists=True, file_okay=False),
+              help="Local CLIP folder (Hugging Face format) for --text-encoder clip.")
 @click.option("--annotator", help="'rules' or an OpenAI-compatible chat endpoint URL.")
 def train_cmd(mode: str, **kwargs: Any) -> None:
     """Train a teacher (text priors) or a student without distillation."""
@@ -89,8 +101,11 @@ def train_cmd(mode: str, **kwargs: Any) -> None:
 @_common
 @click.option("--teacher", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Teacher checkpoint (.safetensors with its .json card).")
-@click.option("--w-feat", type=float, help="Feature loss weight (DTPF 0.1).")
-@click.option("--w-res", type=float, help="Output matching weight (DTPF 1.0).")
+@click.option("--recipe", type=click.Choice(["calibrated", "dtpf"]),
+              help="calibrated (default): L1 output matching, weights set from gradient norms on the first "
+                   "batches; dtpf: DTPF's weights as coded (w_feat 0.1, w_res 1.0, SmoothL1 beta 1).")
+@click.option("--w-feat", type=float, help="Feature loss weight (overrides the recipe).")
+@click.option("--w-res", type=float, help="Output matching weight (overrides the recipe).")
 @click.option("--fixed-adapters", "fixed", is_flag=True,
               help="Keep the teacher->student adapters at their random init, as DTPF's code does.")
 def distill_cmd(fixed: bool, **kwargs: Any) -> None:

@@ -45,6 +45,35 @@ def format_table(result: EvalResult) -> str:
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines]
     n = len(result.rows) // max(len(result.labels), 1)
     out.append(f"{n} pairs from {result.data}; mean ± std (population); * = best of the compared entries")
+    if result.groups():
+        out.append(f"scored against the clean sources in {result.reference}")
+        out += ["", format_group_table(result)]
+    return "\n".join(out)
+
+
+GROUP_METRICS = ("VIF", "Qabf", "SSIM", "PSNR", "MI")
+
+
+def format_group_table(result: EvalResult, metrics: tuple[str, ...] = GROUP_METRICS) -> str:
+    """Full-reference evaluations: one row per degradation type (and their mean), ``a / b`` per entry."""
+    shown = [m for m in metrics if m in result.metric_names] or result.metric_names[:2]
+    by_type = result.group_means()
+    header = ["type", *result.labels]
+    lines = []
+    for g in [*by_type, "mean over types"]:
+        cells = [g]
+        for lb in result.labels:
+            if g in by_type:
+                vals = [by_type[g][lb][m] for m in shown]
+            else:
+                vals = [float(np.mean([by_type[t][lb][m] for t in by_type])) for m in shown]
+            cells.append(" / ".join(_fmt(v) for v in vals))
+        lines.append(cells)
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    out = [f"per degradation type: {' / '.join(shown)} against the clean sources"]
+    out.append("  ".join(c.ljust(w) for c, w in zip(header, widths)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines]
     return "\n".join(out)
 
 
@@ -52,9 +81,11 @@ def write_csv(result: EvalResult, path: str | os.PathLike[str]) -> Path:
     """One row per image and entry: ``method,image,<metrics...>``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["method", "image", *result.metric_names])
+    tags = ["type", "severity"] if result.groups() else []
+    writer.writerow(["method", "image", *tags, *result.metric_names])
     for row in result.rows:
-        writer.writerow([row["method"], row["image"], *(f"{row[m]:.6g}" for m in result.metric_names)])
+        writer.writerow([row["method"], row["image"], *(row[t] for t in tags),
+                         *(f"{row[m]:.6g}" for m in result.metric_names)])
     p = Path(path)
     write_bytes_atomic(p, buf.getvalue().encode())
     return p
@@ -69,6 +100,9 @@ def write_json(result: EvalResult, path: str | os.PathLike[str]) -> Path:
         "mean": result.means(),
         "std": result.stds(),
     }
+    if result.groups():
+        doc["reference"] = str(result.reference)
+        doc["per_type"] = result.group_means()
     p = Path(path)
     write_bytes_atomic(p, (json.dumps(doc, indent=2) + "\n").encode())
     return p

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgefuse.data.images import IMAGE_SUFFIXES, read_rgb
 from edgefuse.data.pairs import LoadedPair, Pair, find_pairs, load_pair
+from edgefuse.data.suite import reference_pairs
 from edgefuse.errors import ConfigError, DataError
 from edgefuse.fusion import create_fuser
 from edgefuse.metrics.grey import grey_from_rgb
@@ -35,6 +36,20 @@ class EvalResult:
     labels: list[str]
     rows: list[dict[str, object]] = field(default_factory=list)
     samples: list[tuple[LoadedPair, dict[str, np.ndarray]]] = field(default_factory=list)
+    reference: Path | None = None  # set when scored against clean sources (rows then carry "type")
+
+    def groups(self) -> list[str]:
+        """Degradation types of a full-reference evaluation, in first-seen order ([] otherwise)."""
+        return list(dict.fromkeys(str(r["type"]) for r in self.rows if "type" in r))
+
+    def group_means(self) -> dict[str, dict[str, dict[str, float]]]:
+        """type -> label -> metric -> mean (full-reference evaluations)."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for g in self.groups():
+            rows = [r for r in self.rows if r.get("type") == g]
+            out[g] = {lb: {m: float(np.mean([r[m] for r in rows if r["method"] == lb]))
+                           for m in self.metric_names} for lb in self.labels}
+        return out
 
     def values(self, label: str, metric: str) -> np.ndarray:
         return np.array([r[metric] for r in self.rows if r["method"] == label], dtype=np.float64)
@@ -111,20 +126,34 @@ def evaluate_dataset(
     metrics: Sequence[str] | None = None,
     keep_samples: int = 0,
     on_step: Callable[[], None] | None = None,
+    reference: str | os.PathLike[str] | None = None,
 ) -> EvalResult:
     """Evaluate every column on every pair of ``data`` (a folder with ir/ + vi/ or mri/ + other/).
 
     All inputs are located before any fusing, so a missing file fails fast. ``on_step`` is
     called once per (pair, column), for progress bars.
+
+    ``reference``: the clean folder a degraded suite (``edgefuse degrade``) was built from.
+    Fusion still runs on the degraded pairs of ``data``, but every metric is computed against
+    the clean sources (full-reference robustness scoring, as Text-IF scores EMS), and each row
+    carries the pair's degradation ``type`` and ``severity``.
     """
     names = [METRICS.canonical(m) for m in (metrics or DEFAULT_METRICS)]
     pairs = find_pairs(data)
+    clean: dict[str, Pair] = {}
+    entries: dict[str, dict[str, object]] = {}
+    if reference is not None:
+        clean, entries = reference_pairs(data, reference)
     fused_files = {c.label: _fused_files(c.fused_dir, pairs) for c in columns if c.fused_dir}
     fusers = {c.label: create_fuser(c.method) for c in columns if c.method}
-    result = EvalResult(Path(data), names, [c.label for c in columns])
+    result = EvalResult(Path(data), names, [c.label for c in columns],
+                        reference=Path(reference) if reference is not None else None)
     for i, pair in enumerate(pairs):
         loaded = load_pair(pair)
-        grey_a, grey_b = loaded.ir.astype(np.float64), grey_from_rgb(loaded.vis)
+        scored = load_pair(clean[pair.name]) if reference is not None else loaded
+        grey_a, grey_b = scored.ir.astype(np.float64), grey_from_rgb(scored.vis)
+        tags = ({"type": entries[pair.name]["type"], "severity": entries[pair.name]["severity"]}
+                if reference is not None else {})
         outputs: dict[str, np.ndarray] = {}
         for col in columns:
             if col.method:
@@ -132,7 +161,7 @@ def evaluate_dataset(
             else:
                 fused = _read_fused(fused_files[col.label][pair.name], loaded.ir.shape)
             scores = evaluate_grey(grey_from_rgb(fused), grey_a, grey_b, names)
-            result.rows.append({"method": col.label, "image": pair.name, **scores})
+            result.rows.append({"method": col.label, "image": pair.name, **tags, **scores})
             outputs[col.label] = fused
             if on_step:
                 on_step()

@@ -25,11 +25,15 @@ class TextPrior:
         self.device = torch.device(device)
         self._annotator = RuleAnnotator()
         cache = Path.home() / ".cache" / "edgefuse" / "text"
-        self._prompts = PromptBank(training.get("text_encoder", "minilm"), self.task, cache)
+        self._prompts = PromptBank(training.get("text_encoder", "minilm"), self.task, cache,
+                                   training.get("text_weights"))
+        self.events: tuple[str, ...] | None = None  # fixed events instead of the annotator (ablations)
 
     def __call__(self, vis: np.ndarray, ir: np.ndarray) -> torch.Tensor:
         """(1, text_dim) embedding for an HxWx3 uint8 visible and HxW uint8 IR image."""
         from edgefuse.data.pairs import LoadedPair
 
+        if self.events is not None:
+            return self._prompts.batch([tuple(self.events)]).to(self.device)
         ann = self._annotator.annotate(LoadedPair("pair", ir, vis), self.task)
         return self._prompts.batch([tuple(ann.events)]).to(self.device)

@@ -62,12 +62,22 @@ class TrainConfig:
     text_encoder: str = "minilm"
     annotator: str = "rules"
     vlm_model: str = "qwen2-vl"
-    # distillation
+    text_weights: str | None = None  # local CLIP folder (Hugging Face format) for text_encoder "clip"
+    # which text the teacher sees: "oracle" (the applied degradation's event, else the pair's
+    # annotation), "annotator" (the rule annotator on the degraded crop) or "constant" (one prompt)
+    teacher_text: str = "oracle"
+    # degradation-aware training (Text-IF): degrade inputs on the fly, fusion-loss targets stay clean
+    degrade_types: tuple[str, ...] = ()
+    degrade_severities: tuple[int, ...] = (1, 2, 3)
+    clean_ratio: float = 0.25
+    # distillation: recipe "calibrated" (weights from gradient norms, unless given) or "dtpf"
     teacher: str | None = None
-    w_feat: float = 0.1
-    w_res: float = 1.0
+    recipe: str = "calibrated"
+    w_feat: float | None = None
+    w_res: float | None = None
     w_base: float = 1.0
     trainable_adapters: bool = True
+    grad_share_every: int = 50  # log each loss term's share of the gradient norm every N iterations
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -85,6 +95,21 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not self.data:
             raise ConfigError("no training data: pass --data DIR (a folder with ir/ + vi/)")
+        from edgefuse.train.objectives import RECIPES, TEXT_SOURCES
+
+        if self.teacher_text not in TEXT_SOURCES:
+            raise ConfigError(f"teacher_text {self.teacher_text!r} is not one of {', '.join(TEXT_SOURCES)}")
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
+        if self.degrade_types:
+            from edgefuse.data.degrade import DegradationMix
+
+            DegradationMix(tuple(self.degrade_types), tuple(self.degrade_severities), self.clean_ratio)
+        if self.text_encoder == "clip" and not self.text_weights:
+            raise ConfigError("text_encoder 'clip' needs --text-weights DIR (a local CLIP folder in Hugging Face "
+                              "format); nothing is downloaded")
+        if self.grad_share_every < 0:
+            raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {self.device!r}")
 
@@ -95,6 +120,17 @@ class TrainConfig:
         vals = dict(values)
         if "data" in vals and isinstance(vals["data"], (list, tuple, str)):
             vals["data"] = (vals["data"],) if isinstance(vals["data"], str) else tuple(vals["data"])
+        if isinstance(vals.get("degrade_types"), str):
+            from edgefuse.data.degrade import parse_types
+
+            spec = vals["degrade_types"]
+            vals["degrade_types"] = parse_types(spec, vals.get("task", "ivf")) if spec else ()
+        elif isinstance(vals.get("degrade_types"), list):
+            vals["degrade_types"] = tuple(vals["degrade_types"])
+        if isinstance(vals.get("degrade_severities"), (str, list)):
+            from edgefuse.data.degrade import parse_severities
+
+            vals["degrade_severities"] = parse_severities(vals["degrade_severities"])
         return cls(**vals)
 
     @classmethod
@@ -112,6 +148,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["data"] = list(self.data)
+        d["degrade_types"] = list(self.degrade_types)
+        d["degrade_severities"] = list(self.degrade_severities)
         return d
 
     def to_yaml(self) -> str:

@@ -186,7 +186,9 @@ class PairedCropDataset(Dataset):
         holdout_fraction: float = 0.05,
         allow_test: bool = False,
         sixteen_bit: str = "scale",
+        degrade: Any = None,
     ) -> None:
+        self.degrade = degrade  # an edgefuse.data.degrade.DegradationMix, or None for clean training
         self.crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
         if len(self.crop) != 2 or any(
             isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.crop
@@ -240,7 +242,15 @@ class PairedCropDataset(Dataset):
         vis = rec.vis[top : top + ch, left : left + cw]
         if self.augment:
             ir, vis = _augment(ir, vis, rng, self.rotate90)
-        return _sample_dict(rec, ir, vis)
+        if self.degrade is None:
+            return _sample_dict(rec, ir, vis)
+        # degrade after the paired crop/augmentation: both sides keep one geometry; targets stay clean
+        vis_c, ir_c = np.ascontiguousarray(vis), np.ascontiguousarray(ir)
+        vis_d, ir_d, kind = self.degrade.sample(vis_c, ir_c, rng)
+        out = _sample_dict(rec, ir_d, vis_d)
+        clean = _sample_dict(rec, ir_c, vis_c)
+        out.update(vis_target=clean["vis"], ir_target=clean["ir"], degradation=kind or "clean")
+        return out
 
 
 def _augment(
@@ -292,6 +302,9 @@ class FullImageDataset(Dataset):
         return _sample_dict(rec, rec.ir, rec.vis)
 
 
+_STACKED = ("vis", "ir", "vis_target", "ir_target")
+
+
 def collate_samples(batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Stack ``vis``/``ir`` and keep every other key as a per-sample list (``events`` untouched).
 
@@ -303,5 +316,5 @@ def collate_samples(batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in batch[0]:
         values = [item[key] for item in batch]
-        out[key] = torch.stack(values) if key in ("vis", "ir") else values
+        out[key] = torch.stack(values) if key in _STACKED else values
     return out

@@ -27,8 +27,8 @@ from edgefuse.models.profile import count_params
 from edgefuse.models.registry import create_model
 from edgefuse.train.config import TrainConfig
 from edgefuse.train.dataset import FullImageDataset, PairedCropDataset, collate_samples
-from edgefuse.train.distill_loss import DistillLoss
-from edgefuse.train.losses import IVF_DEFAULT_WEIGHTS, MEDICAL_DEFAULT_WEIGHTS, fusion_loss
+from edgefuse.train.losses import IVF_DEFAULT_WEIGHTS, MEDICAL_DEFAULT_WEIGHTS
+from edgefuse.train.objectives import create_objective, gradient_shares
 from edgefuse.train.validate import validate
 
 logger = logging.getLogger(__name__)
@@ -85,12 +85,10 @@ class Trainer:
         self.teacher_sha256: str | None = None
         self._setup_text_and_teacher()
         self.model = self._build_model().to(self.device)
-        self.loss_module = self._build_distill_loss()
-        if self.loss_module is not None:
-            self.loss_module.to(self.device)
+        self.degrade = self._build_degradation()
+        self.objective = create_objective(self)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if self.loss_module is not None:
-            params += list(self.loss_module.adapter_parameters())
+        params += list(self.objective.extra_parameters())
         self.optim = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=cfg.iters, eta_min=cfg.eta_min)
         self.ddp_model: nn.Module = self.model
@@ -107,21 +105,69 @@ class Trainer:
 
     def _setup_text_and_teacher(self) -> None:
         cfg = self.cfg
-        encoder_name = cfg.text_encoder
+        encoder_name, weights = cfg.text_encoder, cfg.text_weights
         if cfg.mode == "distill":
             self.teacher, self.teacher_card = load_checkpoint(cfg.teacher)  # type: ignore[arg-type]
             self.teacher_sha256 = file_sha256(cfg.teacher)  # type: ignore[arg-type]  # once: cards and last.pt reuse it
             self.teacher.requires_grad_(False).eval().to(self.device)
             self.teacher_card["text_dim"] = getattr(self.teacher, "text_dim", None)
-            encoder_name = self.teacher_card.get("training", {}).get("text_encoder", encoder_name)
+            training = self.teacher_card.get("training", {})
+            encoder_name = training.get("text_encoder", encoder_name)
+            weights = training.get("text_weights", weights)
         if not self._needs_text():
             return
         from edgefuse.train.text_setup import PromptBank, annotate_roots
 
         self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model)
-        self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache")
+        self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache", weights)
         self.prompts.prepare(list(self.events.values()))
-        self.text_encoder_name = encoder_name
+        self.text_encoder_name, self.text_weights = encoder_name, weights
+
+    def _build_degradation(self) -> Any:
+        if not self.cfg.degrade_types:
+            return None
+        from edgefuse.data.degrade import DegradationMix, check_type
+
+        for kind in self.cfg.degrade_types:
+            check_type(kind, self.cfg.task)
+        return DegradationMix(tuple(self.cfg.degrade_types), tuple(self.cfg.degrade_severities), self.cfg.clean_ratio)
+
+    def true_events(self, batch: dict[str, Any]) -> list[tuple[str, ...]]:
+        """Per sample: the applied degradation's event, else the pair's annotated events."""
+        from edgefuse.data.degrade import DEGRADATIONS
+
+        kinds = batch.get("degradation") or [None] * len(batch["events"])
+        return [(DEGRADATIONS[k].event,) if k not in (None, "clean") else tuple(e)
+                for k, e in zip(kinds, batch["events"], strict=True)]
+
+    def text_events(self, batch: dict[str, Any]) -> list[tuple[str, ...]]:
+        """The event lists whose prompts the teacher sees (``teacher_text``)."""
+        from edgefuse.text.events import GENERIC_EVENT
+
+        n = len(batch["events"])
+        if self.cfg.teacher_text == "constant":
+            return [(GENERIC_EVENT,)] * n
+        if self.cfg.teacher_text == "annotator":
+            return self._annotate_crops(batch)
+        return batch["true_events"] if "true_events" in batch else self.true_events(batch)
+
+    def _annotate_crops(self, batch: dict[str, Any]) -> list[tuple[str, ...]]:
+        from edgefuse.data.images import u8_from_float
+        from edgefuse.data.pairs import LoadedPair
+        from edgefuse.text import RuleAnnotator
+
+        annotator = RuleAnnotator()
+        out = []
+        for vis, ir in zip(batch["vis"], batch["ir"], strict=True):
+            pair = LoadedPair("crop", u8_from_float(ir[0].numpy()), u8_from_float(vis.permute(1, 2, 0).numpy()))
+            out.append(tuple(annotator.annotate(pair, self.cfg.task).events))
+        return out
+
+    def text_for(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """(N, text_dim) prompt embeddings of a batch for the teacher, or None without text."""
+        if self.prompts is None:
+            return None
+        return self.prompts.batch(self.text_events(batch)).to(self.device)
 
     def _build_model(self) -> nn.Module:
         overrides = dict(self.cfg.model_config)
@@ -137,15 +183,6 @@ class Trainer:
         self.model_overrides = overrides
         return model
 
-    def _build_distill_loss(self) -> DistillLoss | None:
-        if self.cfg.mode != "distill":
-            return None
-        return DistillLoss(
-            self.teacher.feature_channels, self.model.feature_channels,  # type: ignore[union-attr]
-            w_feat=self.cfg.w_feat, w_res=self.cfg.w_res, w_base=self.cfg.w_base,
-            trainable_adapters=self.cfg.trainable_adapters, base_weights=self.default_weights,
-        )
-
     def _event_lookup(self) -> Callable[[Path, str], tuple[str, ...]] | None:
         if self.events is None:
             return None
@@ -157,6 +194,7 @@ class Trainer:
         ds = PairedCropDataset(
             list(cfg.data), crop=cfg.crop, seed=cfg.seed, events=self._event_lookup(),
             samples_per_epoch=max(cfg.batch * 50, cfg.batch), holdout_fraction=cfg.holdout,
+            degrade=self.degrade,
         )
         sampler = DistributedSampler(ds, self.world, self.rank, shuffle=True, seed=cfg.seed) if self.world > 1 else None
         loader = DataLoader(ds, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
@@ -171,39 +209,30 @@ class Trainer:
             epoch += 1
 
     # ----------------------------------------------------------------------------- steps
-    def _text(self, batch: dict[str, Any]) -> torch.Tensor | None:
-        if self.prompts is None:
-            return None
-        return self.prompts.batch([tuple(e) for e in batch["events"]]).to(self.device)
-
     def _step(self, batch: dict[str, Any]) -> dict[str, float]:
-        vis = batch["vis"].to(self.device, non_blocking=True)
-        ir = batch["ir"].to(self.device, non_blocking=True)
-        cfg = self.cfg
-        if cfg.mode == "teacher":
-            from edgefuse.text import weights_for
-
-            fused = self.ddp_model(vis, ir, self._text(batch))
-            weights = [weights_for(e, cfg.task) for e in batch["events"]]
-            loss, parts = fusion_loss(fused, vis, ir, weights)
-        elif cfg.mode == "student":
-            loss, parts = fusion_loss(self.ddp_model(vis, ir), vis, ir, self.default_weights)
-        else:
-            with torch.no_grad():
-                fused_t, feats_t = self.teacher(vis, ir, self._text(batch), return_features=True)  # type: ignore[misc]
-            fused_s, feats_s = self.ddp_model(vis, ir, return_features=True)
-            loss, parts = self.loss_module(fused_s, fused_t, feats_s, feats_t, vis, ir)  # type: ignore[misc]
+        if "events" in batch:
+            batch["true_events"] = self.true_events(batch)
+            batch["events"] = batch["true_events"]
+        terms, parts = self.objective.terms(self.ddp_model, batch)
+        loss = sum(terms.values())
+        values: dict[str, float] = {}
+        every = self.cfg.grad_share_every
+        if every and len(terms) > 1 and (self.iteration + 1) % every == 0:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            values.update(gradient_shares(terms, params))
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self._sync_adapter_grads()
         self.optim.step()
         self.sched.step()
-        return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+        values.update({k: float(v.detach()) for k, v in terms.items()} if len(terms) > 1 else {})
+        return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}, **values}
 
     def _sync_adapter_grads(self) -> None:
-        if self.world == 1 or self.loss_module is None:
+        extra = self.objective.extra_parameters()
+        if self.world == 1 or not extra:
             return
-        for p in self.loss_module.adapter_parameters():
+        for p in extra:
             if p.grad is not None:
                 dist.all_reduce(p.grad)
                 p.grad /= self.world
@@ -213,7 +242,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(), "optim": self.optim.state_dict(),
             "sched": self.sched.state_dict(), "iteration": self.iteration,
-            "loss_module": self.loss_module.state_dict() if self.loss_module is not None else None,
+            "loss_module": self.objective.state_dict(),
             "best_quality": self.best_quality, "seconds": self.seconds,
             "rng": torch.get_rng_state(), "config": self.cfg.to_dict(),
             "teacher_sha256": self.teacher_sha256,
@@ -235,8 +264,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optim.load_state_dict(state["optim"])
         self.sched.load_state_dict(state["sched"])
-        if self.loss_module is not None and state.get("loss_module"):
-            self.loss_module.load_state_dict(state["loss_module"])
+        if state.get("loss_module"):
+            self.objective.load_state_dict(state["loss_module"])
         self.iteration, self.best_quality = state["iteration"], state["best_quality"]
         self.seconds = state.get("seconds", 0.0)
         torch.set_rng_state(state["rng"])
@@ -260,9 +289,15 @@ class Trainer:
             training.update(max_minutes=cfg.max_minutes, stopped_by_time_limit=self.iteration < cfg.iters)
         if self.prompts is not None:
             training.update(text_encoder=self.text_encoder_name, annotator=cfg.annotator)
+            if self.text_weights:
+                training.update(text_weights=str(self.text_weights))
+        if self.degrade is not None:
+            training.update(degradation={"types": list(cfg.degrade_types), "severities": list(cfg.degrade_severities),
+                                         "clean_ratio": cfg.clean_ratio, "targets": "clean"})
         if cfg.mode == "distill":
             training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)
+        training.update(self.objective.card())
         return {"training": training, "metrics": {"holdout": metrics or {}}}
 
     # ----------------------------------------------------------------------------- loop
@@ -271,7 +306,8 @@ class Trainer:
         # only a teacher takes text; in distillation the prompts feed the frozen teacher, not the student
         text_fn = None
         if self.cfg.mode == "teacher" and self.prompts is not None:
-            text_fn = lambda ev: self.prompts.batch([tuple(ev)])  # type: ignore[union-attr]  # noqa: E731
+            def text_fn(ev: Any) -> torch.Tensor:
+                return self.prompts.batch(self.text_events({"events": [tuple(ev)]}))  # type: ignore[union-attr]
         return validate(self.model, ds, self.cfg.val_pairs, text_fn)
 
     def run(self, on_iter: Callable[[int, dict[str, float]], None] | None = None) -> Path:
@@ -286,6 +322,11 @@ class Trainer:
         log = _CsvLog(self.out / "log.csv") if main else None
         batches = self._batches()
         self.model.train()
+        calibrate = getattr(self.objective, "calibrate", None)
+        if calibrate is not None and self.iteration == 0:
+            from edgefuse.train.objectives import CALIBRATION_BATCHES
+
+            calibrate(self.model, [next(batches) for _ in range(CALIBRATION_BATCHES)])
         budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         session_start = self.seconds
         while self.iteration < cfg.iters:

@@ -44,11 +44,13 @@ def annotate_roots(roots: Sequence[str], annotator_spec: str, task: str, vlm_mod
 class PromptBank:
     """DTPF prompt text and its embedding for each distinct event list, computed once."""
 
-    def __init__(self, encoder_name: str, task: str, cache_dir: str | Path) -> None:
+    def __init__(self, encoder_name: str, task: str, cache_dir: str | Path,
+                 weights_path: str | Path | None = None) -> None:
         from edgefuse.text import create_text_encoder
 
         self.task = task
-        self.encoder = create_text_encoder(encoder_name)
+        options = {"weights_path": weights_path} if weights_path else {}
+        self.encoder = create_text_encoder(encoder_name, **options)
         self.cache_dir = Path(cache_dir)
         self._vectors: dict[tuple[str, ...], torch.Tensor] = {}
 

@@ -55,7 +55,7 @@ def test_distill_from_teacher_checkpoint(tmp_path, data, trainable):
     cfg = TrainConfig(mode="distill", teacher=str(tpath), data=(data,), iters=2, out=str(tmp_path / "d"),
                       trainable_adapters=trainable, **TINY)
     trainer = Trainer(cfg)
-    adapters = list(trainer.loss_module.adapters.parameters())
+    adapters = list(trainer.objective.loss.adapters.parameters())
     before = [p.detach().clone() for p in adapters]
     trainer.run()
     changed = any(not (a == b).all() for a, b in zip(adapters, before))

@@ -1,0 +1,374 @@
+"""The DTPF ablation on these CPUs: does the text prior steer the teacher, and does distillation transfer?
+
+Arms (IVF, degradation-aware training with clean targets, the same iterations, crop and batch per arm):
+
+    teacher_text            edge_teacher, the applied degradation's event as text (oracle)
+    teacher_constant_text   the same teacher with one constant prompt (no prior)
+    student_plain           edge_nano, fusion loss only
+    student_distilled       edge_nano distilled from teacher_text (same seed), calibrated recipe
+    student_distilled_dtpf  the same with DTPF's weights as coded (--recipe dtpf)
+
+Every arm is trained with each seed of ``--seeds``; runs resume from their ``last.pt`` after a stop,
+and finished runs are skipped. Evaluation: ``msrs/test`` and ``roadscene/test`` (clean, sources as
+reference) and the degradation suite built from those splits (``edgefuse degrade``, one severity,
+seed 0), scored against the clean sources. The report gives mean ± std over seeds per arm, and for
+each comparison the paired difference over seeds with its 95 % t interval.
+
+Usage (from the repository root; logs and runs under ``--out``)::
+
+    python benchmarks/ablation.py --stage all --seeds 1,2,3 --iters 800 --jobs 2
+    python benchmarks/ablation.py --stage report            # tables, JSON and figure from the evaluations
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+IVF_TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
+TEST_SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
+ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf")
+METRICS = ("VIF", "Qabf", "SSIM")
+# t_{0.975, n-1} for the 95 % interval of a mean over n seeds
+T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
+
+
+def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
+    out = Path(args.out) / f"{arm}_s{seed}"
+    common = [f"--data={d}" for d in IVF_TRAIN] + [
+        "--iters", str(args.iters), "--batch", str(args.batch), "--crop", str(args.crop), "--lr", "1e-3",
+        "--seed", str(seed), "--val-every", str(args.iters), "--val-pairs", "4", "--ckpt-every", "100",
+        "--threads", "1", "--degrade", "all", "--out", str(out)]
+    if arm.startswith("teacher"):
+        text = "oracle" if arm == "teacher_text" else "constant"
+        return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", text, *common]
+    if arm == "student_plain":
+        return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
+    teacher = Path(args.out) / f"teacher_text_s{seed}" / "model.safetensors"
+    recipe = "dtpf" if arm.endswith("dtpf") else "calibrated"
+    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", "edge_nano", "--recipe", recipe,
+            "--grad-share-every", "25", *common]
+
+
+def _done(arm: str, seed: int, args: argparse.Namespace) -> bool:
+    card = Path(args.out) / f"{arm}_s{seed}" / "model.json"
+    if not card.is_file():
+        return False
+    return json.loads(card.read_text())["training"]["iterations"] >= args.iters
+
+
+def _run(cmd: list[str], log: Path) -> tuple[int, float]:
+    start = time.time()
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+    return rc, time.time() - start
+
+
+def stage_train(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", "student_plain")]
+    second = [(a, s) for s in args.seeds for a in ("student_distilled", "student_distilled_dtpf")]
+    for wave in (first, second):
+        todo = [(a, s) for a, s in wave if not _done(a, s, args)]
+        with cf.ThreadPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(_run, train_command(a, s, args), out / f"{a}_s{s}.out"): (a, s) for a, s in todo}
+            for fut in cf.as_completed(futures):
+                (a, s), (rc, sec) = futures[fut], fut.result()
+                print(f"{a} seed {s}: exit {rc} in {sec:.0f} s", flush=True)
+                if rc != 0:
+                    sys.exit(f"training {a} seed {s} failed; see {out / f'{a}_s{s}.out'}")
+
+
+# ----------------------------------------------------------------------------- evaluation
+def build_suites(args: argparse.Namespace) -> dict[str, Path]:
+    suites = {}
+    for name, clean in TEST_SETS.items():
+        dest = Path(args.out) / "suite" / name.replace("/", "_")
+        if not (dest / "manifest.json").is_file():
+            subprocess.check_call(["edgefuse", "degrade", "--data", str(clean), "--out", str(dest),
+                                   "--severity", str(args.severity), "--seed", "0"])
+        suites[name] = dest
+    return suites
+
+
+def _load(arm: str, seed: int, args: argparse.Namespace):  # noqa: ANN202
+    from edgefuse.models.checkpoint import load_checkpoint
+
+    model, card = load_checkpoint(Path(args.out) / f"{arm}_s{seed}" / "model.safetensors")
+    return model.eval(), card
+
+
+def _fuse(model, card, vis: np.ndarray, ir: np.ndarray, events: tuple[str, ...] | None):  # noqa: ANN001, ANN202
+    import torch
+
+    from edgefuse.data.images import float_from_u8, u8_from_float
+
+    v = torch.from_numpy(float_from_u8(vis).transpose(2, 0, 1).copy())[None]
+    i = torch.from_numpy(float_from_u8(ir).copy())[None, None]
+    with torch.inference_mode():
+        if getattr(model, "text_dim", None):
+            text = _prior(card)(vis, ir, events)
+            out = model(v, i, text)
+        else:
+            out = model(v, i)
+    return u8_from_float(out[0].clamp(0, 1).numpy().transpose(1, 2, 0))
+
+
+_PRIORS: dict[str, object] = {}
+
+
+def _prior(card: dict):  # noqa: ANN202
+    from edgefuse.models.inference import TextPrior
+
+    key = card["sha256"]
+    if key not in _PRIORS:
+        _PRIORS[key] = TextPrior(card)
+    prior = _PRIORS[key]
+
+    def call(vis, ir, events):  # noqa: ANN001, ANN202
+        prior.events = events
+        return prior(vis, ir)
+
+    return call
+
+
+# the text each teacher arm is scored with, per text condition: "right" = the suite's true event
+# (clean sets: the rule annotator), "wrong" = another type's event, "none" = the constant prompt
+WRONG = {"low_light": "over_exposure", "over_exposure": "low_light", "ir_low_contrast": "ir_noise",
+         "ir_noise": "ir_low_contrast", "motion_blur": "ir_noise"}
+
+
+def _events_for(arm: str, condition: str, entry: dict | None) -> tuple[str, ...] | None:
+    from edgefuse.text.events import GENERIC_EVENT
+
+    if arm == "teacher_constant_text" or condition == "none":
+        return (GENERIC_EVENT,)
+    if entry is None:
+        return None  # clean data: the rule annotator, as at deployment
+    if condition == "right":
+        return (entry["event"],)
+    return (WRONG[entry["type"]],)
+
+
+def evaluate_arm(arm: str, seed: int, args: argparse.Namespace, suites: dict[str, Path]) -> dict:
+    from edgefuse.data.pairs import find_pairs, load_pair
+    from edgefuse.data.suite import reference_pairs
+    from edgefuse.metrics.grey import grey_from_rgb
+    from edgefuse.metrics.registry import evaluate_grey
+
+    dest = Path(args.out) / "eval" / f"{arm}_s{seed}.json"
+    if dest.is_file():
+        return json.loads(dest.read_text())
+    model, card = _load(arm, seed, args)
+    conditions = ("right", "wrong", "none") if arm == "teacher_text" else ("right",)
+    result: dict = {"arm": arm, "seed": seed, "sets": {}}
+    for set_name, clean in TEST_SETS.items():
+        for suite in (False, True):
+            root = suites[set_name] if suite else clean
+            mapping, entries = reference_pairs(root, clean) if suite else ({}, {})
+            for cond in conditions:
+                if not suite and cond != "right":
+                    continue
+                rows, outputs = [], {}
+                for pair in find_pairs(root)[: args.max_pairs or None]:
+                    loaded = load_pair(pair)
+                    ref = load_pair(mapping[pair.name]) if suite else loaded
+                    entry = entries.get(pair.name)
+                    fused = _fuse(model, card, loaded.vis, loaded.ir, _events_for(arm, cond, entry))
+                    scores = evaluate_grey(grey_from_rgb(fused), ref.ir.astype(np.float64),
+                                           grey_from_rgb(ref.vis), list(METRICS))
+                    rows.append({"image": pair.name, "type": entry["type"] if entry else "clean", **scores})
+                    if arm == "teacher_text" and suite:
+                        outputs[pair.name] = fused.astype(np.int16)
+                key = f"{set_name}{'/suite' if suite else ''}/{cond}"
+                result["sets"][key] = rows
+                if arm == "teacher_text" and suite:
+                    result.setdefault("_outputs", {})[key] = outputs
+    if "_outputs" in result:  # how much the text moves the teacher's output (grey levels, mean abs diff)
+        outs = result.pop("_outputs")
+        result["text_sensitivity"] = {}
+        for set_name in TEST_SETS:
+            right = outs[f"{set_name}/suite/right"]
+            for cond in ("wrong", "none"):
+                other = outs[f"{set_name}/suite/{cond}"]
+                diffs = [float(np.abs(right[k] - other[k]).mean()) for k in right]
+                result["text_sensitivity"][f"{set_name}/{cond}"] = float(np.mean(diffs))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(result))
+    return result
+
+
+def stage_eval(args: argparse.Namespace) -> None:
+    suites = build_suites(args)
+    jobs = [(a, s) for a in ARMS for s in args.seeds]
+    with cf.ProcessPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(evaluate_arm, a, s, args, suites): (a, s) for a, s in jobs}
+        for fut in cf.as_completed(futures):
+            fut.result()
+            print(f"evaluated {futures[fut][0]} seed {futures[fut][1]}", flush=True)
+
+
+# ----------------------------------------------------------------------------- report
+def _score(rows: list[dict], metric: str, by_type: bool) -> float:
+    if not by_type:
+        return float(np.mean([r[metric] for r in rows]))
+    types = sorted({r["type"] for r in rows})
+    return float(np.mean([np.mean([r[metric] for r in rows if r["type"] == t]) for t in types]))
+
+
+def _interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean, and the 95 % t interval half-width, of per-seed values."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        return float(v.mean()), math.nan, math.nan
+    half = T975.get(len(v), 1.96) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean()), float(v.std(ddof=1)), float(half)
+
+
+COMPARISONS = (
+    ("teacher_text", "teacher_constant_text", "right", "right", "teacher: text vs constant text"),
+    ("teacher_text", "teacher_text", "right", "wrong", "teacher: right vs wrong text"),
+    ("student_distilled", "student_plain", "right", "right", "distilled (calibrated) vs plain student"),
+    ("student_distilled_dtpf", "student_plain", "right", "right", "distilled (DTPF recipe) vs plain student"),
+    ("student_distilled", "student_distilled_dtpf", "right", "right", "calibrated vs DTPF recipe"),
+    ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
+)
+
+
+def stage_report(args: argparse.Namespace) -> None:
+    evals = {(a, s): json.loads((Path(args.out) / "eval" / f"{a}_s{s}.json").read_text())
+             for a in ARMS for s in args.seeds}
+    sets = [f"{n}/suite" for n in TEST_SETS] + list(TEST_SETS)
+    lines = ["# Ablation: text prior and distillation (edge models, CPU)", "",
+             f"Seeds {', '.join(map(str, args.seeds))}; {args.iters} iterations, batch {args.batch}, crop {args.crop}, "
+             "degradation-aware training (all five types, severities 1-3, 25 % clean) for every arm. "
+             f"Suite: `edgefuse degrade --severity {args.severity} --seed 0` of each test split, scored against the "
+             "clean sources (mean over the five types). Values: mean ± std over seeds.", ""]
+    doc: dict = {"seeds": args.seeds, "iters": args.iters, "arms": {}, "comparisons": []}
+    for metric in ("VIF", "Qabf"):
+        lines += [f"## {metric}", "", "| arm | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
+        for arm in ARMS:
+            cells = []
+            for st in sets:
+                vals = [_score(evals[(arm, s)]["sets"][f"{st}/right"], metric, "suite" in st) for s in args.seeds]
+                m, sd, _ = _interval(vals)
+                cells.append(f"{m:.4f} ± {sd:.4f}")
+                doc["arms"].setdefault(arm, {}).setdefault(metric, {})[st] = {"mean": m, "std": sd, "seeds": vals}
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Paired differences over seeds (95 % t interval)", "",
+              "| comparison | set | ΔVIF | ΔQabf | supported |", "|---|---|---|---|---|"]
+    for a, b, ca, cb, label in COMPARISONS:
+        for st in sets:
+            if (ca != "right" or cb != "right") and "suite" not in st:
+                continue
+            cells, ok = [], True
+            entry = {"comparison": label, "set": st}
+            for metric in ("VIF", "Qabf"):
+                d = [_score(evals[(a, s)]["sets"][f"{st}/{ca}"], metric, "suite" in st)
+                     - _score(evals[(b, s)]["sets"][f"{st}/{cb}"], metric, "suite" in st) for s in args.seeds]
+                m, _, half = _interval(d)
+                cells.append(f"{m:+.4f} [{m - half:+.4f}, {m + half:+.4f}]")
+                ok = ok and m - half > 0
+                entry[metric] = {"mean": m, "low": m - half, "high": m + half, "seeds": d}
+            entry["better_beyond_interval"] = ok
+            doc["comparisons"].append(entry)
+            lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
+    lines += ["", "## Teacher text sensitivity (mean absolute difference of the fused output, grey levels)", "",
+              "| set | right vs wrong text | right vs constant text |", "|---|---|---|"]
+    for name in TEST_SETS:
+        w = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/wrong"] for s in args.seeds]
+        n = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/none"] for s in args.seeds]
+        lines.append(f"| {name} suite | {np.mean(w):.2f} ± {np.std(w, ddof=1):.2f} | {np.mean(n):.2f} ± {np.std(n, ddof=1):.2f} |")
+        doc.setdefault("text_sensitivity", {})[name] = {"wrong": w, "constant": n}
+    lines += ["", "## Gradient shares of the distillation terms (mean over the logged iterations, seed mean)", "",
+              "| recipe | fusion | feat | res | w_feat | w_res |", "|---|---|---|---|---|---|"]
+    for arm in ("student_distilled", "student_distilled_dtpf"):
+        shares = {k: [] for k in ("fusion", "feat", "res")}
+        ws = []
+        for s in args.seeds:
+            run = Path(args.out) / f"{arm}_s{s}"
+            import csv
+
+            with open(run / "log.csv") as f:
+                rows = [r for r in csv.DictReader(f) if r.get("gshare_fusion")]
+            for k in shares:
+                shares[k].append(float(np.mean([float(r[f"gshare_{k}"]) for r in rows])))
+            t = json.loads((run / "model.json").read_text())["training"]
+            ws.append((t["w_feat"], t["w_res"]))
+        lines.append(f"| {arm} | " + " | ".join(f"{np.mean(v):.4f}" for v in shares.values())
+                     + f" | {np.mean([w[0] for w in ws]):.4g} | {np.mean([w[1] for w in ws]):.4g} |")
+        doc.setdefault("gradient_shares", {})[arm] = {k: float(np.mean(v)) for k, v in shares.items()}
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablation.md").write_text("\n".join(lines) + "\n")
+    (out / "ablation.json").write_text(json.dumps(doc, indent=1) + "\n")
+    _figure(evals, args, out / "ablation.png")
+    print("\n".join(lines))
+
+
+def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    for ax, metric in zip(axes, ("VIF", "Qabf")):
+        types: list[str] = []
+        for name in TEST_SETS:
+            types += [r["type"] for r in evals[(ARMS[0], args.seeds[0])]["sets"][f"{name}/suite/right"]]
+        types = sorted(set(types))
+        width = 0.8 / len(ARMS)
+        for k, arm in enumerate(ARMS):
+            means, errs = [], []
+            for t in types:
+                per_seed = [np.mean([r[metric] for name in TEST_SETS
+                                     for r in evals[(arm, s)]["sets"][f"{name}/suite/right"] if r["type"] == t])
+                            for s in args.seeds]
+                means.append(np.mean(per_seed))
+                errs.append(np.std(per_seed, ddof=1) if len(per_seed) > 1 else 0)
+            ax.bar(np.arange(len(types)) + k * width, means, width, yerr=errs, label=arm, capsize=2)
+        ax.set_xticks(np.arange(len(types)) + 0.4 - width / 2, types, rotation=20)
+        ax.set_title(f"{metric} vs clean sources (msrs + roadscene test suites)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stage", choices=("train", "eval", "report", "all"), default="all")
+    p.add_argument("--seeds", default="1,2,3", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--iters", type=int, default=800)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=96)
+    p.add_argument("--severity", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--max-pairs", type=int, default=0, help="Pairs per set (0 = all; for a quick check).")
+    p.add_argument("--out", default=str(ROOT / "runs" / "ablation"))
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
+    args = p.parse_args()
+    if args.stage in ("train", "all"):
+        stage_train(args)
+    if args.stage in ("eval", "all"):
+        stage_eval(args)
+    if args.stage in ("report", "all"):
+        stage_report(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Training objectives: one class per regime (teacher, student, distillation), as BasicSR has one model per regime.
+
+The loop (:mod:`edgefuse.train.loop`) owns data, optimiser, schedule, checkpoints and logging;
+an objective owns what differs between regimes: which modules it needs (teacher, text prompts,
+adapters), the loss of a batch, the extra state it must save, and what it adds to the model card.
+
+Degradation-aware training (Text-IF's recipe, Yi et al. CVPR 2024) is orthogonal to the regime:
+when the dataset degrades inputs, batches carry ``vis_target``/``ir_target`` (the clean crops)
+and every fusion-loss term is computed against them, while the networks see the degraded pair.
+
+Each objective returns its loss as named *weighted* terms with their graph, so the loop can
+measure each term's share of the student's gradient norm (``--grad-share-every``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from edgefuse.errors import ConfigError
+from edgefuse.train.distill_loss import DistillLoss
+from edgefuse.train.losses import fusion_loss
+
+logger = logging.getLogger(__name__)
+
+# teacher text sources: the applied degradation's event (or the clean pair's annotation),
+# an annotator run on the (degraded) crop, or one constant prompt for every sample (no prior)
+TEXT_SOURCES = ("oracle", "annotator", "constant")
+RECIPES = ("calibrated", "dtpf")
+
+# the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
+# term's, measured on the first batches (see DistillObjective.calibrate)
+CALIBRATED_SHARES = {"res": 1.0, "feat": 0.3}
+CALIBRATION_BATCHES = 4
+
+
+def targets(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Tensor]:
+    """The fusion-loss targets: the clean crops of a degraded batch, else the inputs."""
+    vis = batch.get("vis_target", batch["vis"])
+    ir = batch.get("ir_target", batch["ir"])
+    return vis.to(device, non_blocking=True), ir.to(device, non_blocking=True)
+
+
+def inputs(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Tensor]:
+    return batch["vis"].to(device, non_blocking=True), batch["ir"].to(device, non_blocking=True)
+
+
+class Objective:
+    """Base of the regimes. Subclasses set ``name`` and implement :meth:`terms`."""
+
+    name = "base"
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+
+    def extra_parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters beyond the model's (distillation adapters)."""
+        return []
+
+    def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """(weighted loss terms with graph, extra detached values to log)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def card(self) -> dict[str, Any]:
+        return {}
+
+
+class StudentObjective(Objective):
+    """A student without a teacher: the fusion loss with the task's default weights."""
+
+    name = "student"
+
+    def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        tr = self.trainer
+        vis, ir = inputs(batch, tr.device)
+        vis_t, ir_t = targets(batch, tr.device)
+        total, parts = fusion_loss(model(vis, ir), vis_t, ir_t, tr.default_weights)
+        return {"fusion": total}, parts
+
+
+class TeacherObjective(Objective):
+    """A text-guided teacher: per-event loss weights (DTPF), text from ``teacher_text``."""
+
+    name = "teacher"
+
+    def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        from edgefuse.text import weights_for
+
+        tr = self.trainer
+        vis, ir = inputs(batch, tr.device)
+        vis_t, ir_t = targets(batch, tr.device)
+        # loss weights follow the true events in every arm, so text ablations differ only in the text
+        weights = [weights_for(e, tr.cfg.task) for e in batch["events"]]
+        fused = model(vis, ir, tr.text_for(batch))
+        total, parts = fusion_loss(fused, vis_t, ir_t, weights)
+        return {"fusion": total}, parts
+
+    def card(self) -> dict[str, Any]:
+        return {"teacher_text": self.trainer.cfg.teacher_text}
+
+
+class DistillObjective(Objective):
+    """DTPF stage 2: fusion loss + feature matching + output matching against a frozen teacher.
+
+    ``recipe``:
+
+    * ``dtpf``: DTPF's weights as coded (w_feat 0.1, w_res 1.0, SmoothL1 with beta 1 on both
+      terms). On [0, 1] images SmoothL1 with beta 1 is 0.5 x^2 for every residual, so its
+      gradient is ~1e-3 of the fusion loss's; the teacher then barely acts (measured by the
+      gradient shares in ``log.csv``).
+    * ``calibrated`` (default): L1 output matching and the per-level feature term, with weights
+      set once, on the first batches, so that the output term's gradient norm equals the fusion
+      term's and the feature term's is 0.3 of it (``CALIBRATED_SHARES``); ``--w-feat`` /
+      ``--w-res`` given explicitly override the calibration.
+    """
+
+    name = "distill"
+
+    def __init__(self, trainer: Any) -> None:
+        super().__init__(trainer)
+        cfg = trainer.cfg
+        if cfg.recipe not in RECIPES:
+            raise ConfigError(f"recipe {cfg.recipe!r} is not one of {', '.join(RECIPES)}")
+        self.loss = DistillLoss(
+            trainer.teacher.feature_channels, trainer.model.feature_channels,
+            w_feat=cfg.w_feat if cfg.w_feat is not None else 0.1,
+            w_res=cfg.w_res if cfg.w_res is not None else 1.0,
+            w_base=cfg.w_base, trainable_adapters=cfg.trainable_adapters, base_weights=trainer.default_weights,
+        ).to(trainer.device)
+        self.res_beta = 1.0 if cfg.recipe == "dtpf" else 0.0
+        self.calibrated = cfg.recipe == "dtpf" or (cfg.w_feat is not None and cfg.w_res is not None)
+        self.calibration: dict[str, float] = {}
+
+    def extra_parameters(self) -> list[nn.Parameter]:
+        return self.loss.adapter_parameters()
+
+    def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
+                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        tr = self.trainer
+        vis, ir = inputs(batch, tr.device)
+        vis_t, ir_t = targets(batch, tr.device)
+        with torch.no_grad():
+            fused_t, feats_t = tr.teacher(vis, ir, tr.text_for(batch), return_features=True)
+        fused_s, feats_s = model(vis, ir, return_features=True)
+        self.loss._check(fused_s, fused_t, feats_s, feats_t)
+        base, parts = self.loss.base(fused_s, vis_t, ir_t)
+        feat = self.loss.feature_loss(feats_s, feats_t)
+        if self.res_beta > 0:
+            res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
+        else:
+            res = F.l1_loss(fused_s, fused_t.detach())
+        return base, feat, res, parts
+
+    def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        base, feat, res, parts = self._raw_terms(model, batch)
+        lw = self.loss
+        return {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}, parts
+
+    def calibrate(self, model: nn.Module, batches: Sequence[Mapping[str, Any]]) -> None:
+        """Set w_feat / w_res from gradient norms on ``batches`` (the calibrated recipe; once per run)."""
+        if self.calibrated:
+            return
+        params = [p for p in model.parameters() if p.requires_grad]
+        norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0}
+        for batch in batches:
+            base, feat, res, _ = self._raw_terms(model, batch)
+            for key, term in (("fusion", base), ("feat", feat), ("res", res)):
+                grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+                norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
+        cfg = self.trainer.cfg
+        fusion = norms["fusion"] * self.loss.w_base
+        if cfg.w_res is None:
+            self.loss.w_res = CALIBRATED_SHARES["res"] * fusion / max(norms["res"], 1e-12)
+        if cfg.w_feat is None:
+            self.loss.w_feat = CALIBRATED_SHARES["feat"] * fusion / max(norms["feat"], 1e-12)
+        self.calibration = {"grad_norm_fusion": norms["fusion"] / len(batches),
+                            "grad_norm_feat_unit": norms["feat"] / len(batches),
+                            "grad_norm_res_unit": norms["res"] / len(batches),
+                            "w_feat": self.loss.w_feat, "w_res": self.loss.w_res}
+        self.calibrated = True
+        logger.info("calibrated distillation weights: w_feat %.4g, w_res %.4g (fusion grad norm %.4g)",
+                    self.loss.w_feat, self.loss.w_res, norms["fusion"] / len(batches))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss.state_dict(), "w_feat": self.loss.w_feat, "w_res": self.loss.w_res,
+                "calibrated": self.calibrated, "calibration": self.calibration}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if not state:
+            return
+        if "loss" in state:
+            self.loss.load_state_dict(state["loss"])
+            self.loss.w_feat, self.loss.w_res = float(state["w_feat"]), float(state["w_res"])
+            self.calibrated = bool(state["calibrated"])
+            self.calibration = dict(state.get("calibration") or {})
+        else:  # a last.pt written before objectives existed: the DistillLoss state alone
+            self.loss.load_state_dict(state)
+
+    def card(self) -> dict[str, Any]:
+        return {"recipe": self.trainer.cfg.recipe, "w_feat": round(self.loss.w_feat, 6),
+                "w_res": round(self.loss.w_res, 6), "res_loss": "smooth_l1_beta1" if self.res_beta else "l1",
+                "calibration": {k: round(v, 6) for k, v in self.calibration.items()},
+                "teacher_text": self.trainer.cfg.teacher_text}
+
+
+OBJECTIVES = {"student": StudentObjective, "teacher": TeacherObjective, "distill": DistillObjective}
+
+
+def create_objective(trainer: Any) -> Objective:
+    return OBJECTIVES[trainer.cfg.mode](trainer)
+
+
+def gradient_shares(terms: Mapping[str, Tensor], params: Sequence[nn.Parameter]) -> dict[str, float]:
+    """Each weighted term's gradient norm over ``params`` as a share of their sum (keeps the graph)."""
+    norms = {}
+    for key, term in terms.items():
+        grads = torch.autograd.grad(term, list(params), retain_graph=True, allow_unused=True)
+        norms[key] = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
+    total = sum(norms.values()) or 1.0
+    return {f"gshare_{k}": v / total for k, v in norms.items()}
