@@ -116,7 +116,9 @@ class Trainer:
             weights = training.get("text_weights", weights)
         if not self._needs_text():
             return
-        from edgefuse.train.text_setup import PromptBank, annotate_roots
+        from edgefuse.train.text_setup import PromptBank, annotate_roots, check_text_encoder
+
+        check_text_encoder(encoder_name, weights)  # a wrong --text-weights fails before anything is written
 
         self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model)
         self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache", weights)

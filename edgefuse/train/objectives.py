@@ -180,10 +180,16 @@ class DistillObjective(Objective):
                 norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
         cfg = self.trainer.cfg
         fusion = norms["fusion"] * self.loss.w_base
-        if cfg.w_res is None:
-            self.loss.w_res = CALIBRATED_SHARES["res"] * fusion / max(norms["res"], 1e-12)
-        if cfg.w_feat is None:
-            self.loss.w_feat = CALIBRATED_SHARES["feat"] * fusion / max(norms["feat"], 1e-12)
+        for key, given in (("res", cfg.w_res), ("feat", cfg.w_feat)):
+            if given is not None:
+                continue
+            if norms[key] < 1e-8 * max(fusion, 1e-8):
+                # teacher and student agree exactly (e.g. both still at their identity init): no
+                # gradient to scale; keep the DTPF weight rather than divide by ~0
+                logger.warning("distillation %s term has no gradient on the calibration batches; "
+                               "keeping the DTPF weight %.3g", key, getattr(self.loss, f"w_{key}"))
+                continue
+            setattr(self.loss, f"w_{key}", CALIBRATED_SHARES[key] * fusion / norms[key])
         self.calibration = {"grad_norm_fusion": norms["fusion"] / len(batches),
                             "grad_norm_feat_unit": norms["feat"] / len(batches),
                             "grad_norm_res_unit": norms["res"] / len(batches),

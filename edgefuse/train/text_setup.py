@@ -41,6 +41,17 @@ def annotate_roots(roots: Sequence[str], annotator_spec: str, task: str, vlm_mod
     return events
 
 
+def check_text_encoder(name: str, weights_path: str | Path | None) -> None:
+    """Fail early (one line) on an unknown encoder or a ``clip`` weights folder that is not a CLIP checkpoint."""
+    from edgefuse.text import create_text_encoder
+
+    if name == "clip" and not weights_path:
+        raise ConfigError("text encoder 'clip' needs --text-weights DIR (a local CLIP folder in Hugging Face format)")
+    encoder = create_text_encoder(name, **({"weights_path": weights_path} if weights_path else {}))
+    if name == "clip":
+        encoder.dim  # reads config.json: CheckpointError for a folder that is not a CLIP checkpoint
+
+
 class PromptBank:
     """DTPF prompt text and its embedding for each distinct event list, computed once."""
 

@@ -1,0 +1,172 @@
+"""Training regimes as objectives: degradation-aware batches, teacher text sources, distillation recipes, CLIP."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edgefuse.data.degrade import DegradationMix
+from edgefuse.errors import CheckpointError, ConfigError
+from edgefuse.models import create_model
+from edgefuse.models.checkpoint import load_checkpoint, save_checkpoint
+from edgefuse.train.config import TrainConfig
+from edgefuse.train.dataset import PairedCropDataset, collate_samples
+from edgefuse.train.loop import Trainer, train
+from edgefuse.train.objectives import OBJECTIVES, gradient_shares
+from tests.helpers import write_pair_dataset
+
+TINY = dict(model="edge_nano", model_config={"widths": (8, 8, 8)}, batch=2, crop=32,
+            val_every=4, ckpt_every=2, val_pairs=1, lr=1e-3)
+
+
+@pytest.fixture()
+def data(tmp_path):
+    return str(write_pair_dataset(tmp_path / "train", ["a", "b", "c", "d"], h=40, w=48))
+
+
+def test_degraded_batches_keep_clean_targets_and_geometry(data):
+    mix = DegradationMix(("ir_noise",), (3,), clean_ratio=0.0)
+    plain = PairedCropDataset([data], crop=32, seed=1)
+    degraded = PairedCropDataset([data], crop=32, seed=1, degrade=mix)
+    a, b = plain[1], degraded[1]
+    assert torch.equal(a["vis"], b["vis_target"]) and torch.equal(a["ir"], b["ir_target"])  # same crop + flips
+    assert torch.equal(b["vis"], b["vis_target"])  # IR noise leaves the visible side alone
+    assert (b["ir"] - b["ir_target"]).abs().mean() > 0.02 and b["degradation"] == "ir_noise"
+    batch = collate_samples([degraded[0], degraded[1]])
+    assert batch["ir_target"].shape == (2, 1, 32, 32) and batch["degradation"] == ["ir_noise", "ir_noise"]
+
+
+def test_one_objective_class_per_regime(tmp_path, data):
+    assert set(OBJECTIVES) == {"student", "teacher", "distill"}
+    trainer = Trainer(TrainConfig(mode="student", data=(data,), iters=1, out=str(tmp_path / "s"), **TINY))
+    assert type(trainer.objective).__name__ == "StudentObjective"
+
+
+def _teacher(tmp_path, data, text="oracle", degrade=("ir_noise", "low_light")):
+    cfg = TrainConfig(mode="teacher", model="edge_teacher", model_config={"widths": (8, 8, 8)}, data=(data,),
+                      iters=2, batch=2, crop=32, val_every=2, ckpt_every=2, val_pairs=1,
+                      out=str(tmp_path / f"t_{text}"), degrade_types=degrade, clean_ratio=0.0, teacher_text=text)
+    return cfg
+
+
+def test_teacher_text_sources(tmp_path, data):
+    pytest.importorskip("sentence_transformers")
+    trainer = Trainer(_teacher(tmp_path, data, "oracle"))
+    batch = next(trainer._batches())
+    assert set(batch["degradation"]) <= {"ir_noise", "low_light"}
+    assert trainer.text_events(batch) == [(k,) for k in batch["degradation"]]  # the applied event
+    constant = Trainer(_teacher(tmp_path, data, "constant"))
+    assert constant.text_events(batch) == [("general",), ("general",)]
+    # the loss weights follow the true events in both arms (only the text differs)
+    assert trainer.true_events(batch) == constant.true_events(batch)
+    weights = train(_teacher(tmp_path, data, "constant"))
+    assert json.loads(weights.with_suffix(".json").read_text())["training"]["teacher_text"] == "constant"
+
+
+def _distill_cfg(tmp_path, data, **kw):
+    teacher = create_model("edge_small", widths=(8, 8, 16))
+    torch.manual_seed(0)
+    torch.nn.init.normal_(teacher.head.weight, std=0.5)  # a teacher that differs from the student's identity init
+    tpath = save_checkpoint(teacher, tmp_path / "teacher.safetensors", "edge_small", {"widths": (8, 8, 16)})
+    return TrainConfig(mode="distill", teacher=str(tpath), data=(data,), iters=4, grad_share_every=2,
+                       degrade_types=("ir_noise",), out=str(tmp_path / kw.pop("name", "d")), **TINY, **kw)
+
+
+def test_calibrated_recipe_gives_the_teacher_a_real_share(tmp_path, data):
+    weights = train(_distill_cfg(tmp_path, data))
+    card = json.loads(weights.with_suffix(".json").read_text())["training"]
+    assert card["recipe"] == "calibrated" and card["res_loss"] == "l1"
+    cal = card["calibration"]
+    # w_res makes the output term's gradient norm equal to the fusion term's at the start
+    assert card["w_res"] == pytest.approx(cal["grad_norm_fusion"] / cal["grad_norm_res_unit"], rel=1e-3)
+    rows = [r for r in csv.DictReader(open(tmp_path / "d" / "log.csv")) if r.get("gshare_res")]
+    assert rows, "gradient shares were not logged"
+    shares = {k: float(rows[0][f"gshare_{k}"]) for k in ("fusion", "feat", "res")}
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    assert shares["res"] + shares["feat"] > 0.2
+
+
+def test_dtpf_recipe_keeps_the_coded_weights_and_is_inert(tmp_path, data):
+    weights = train(_distill_cfg(tmp_path, data, recipe="dtpf", name="dtpf"))
+    card = json.loads(weights.with_suffix(".json").read_text())["training"]
+    assert (card["w_feat"], card["w_res"], card["res_loss"]) == (0.1, 1.0, "smooth_l1_beta1")
+    rows = [r for r in csv.DictReader(open(tmp_path / "dtpf" / "log.csv")) if r.get("gshare_res")]
+    assert float(rows[0]["gshare_res"]) + float(rows[0]["gshare_feat"]) < 0.05  # the measured problem
+
+
+def test_calibration_survives_resume(tmp_path, data):
+    cfg = _distill_cfg(tmp_path, data, name="r")
+    train(TrainConfig.from_dict({**cfg.to_dict(), "iters": 2}))
+    first = json.loads((tmp_path / "r" / "model.json").read_text())["training"]["w_res"]
+    trainer = Trainer(cfg)
+    assert trainer.resume()
+    assert trainer.objective.loss.w_res == pytest.approx(first) and trainer.objective.calibrated
+
+
+def test_gradient_shares_measure_each_term():
+    w = torch.nn.Parameter(torch.ones(3))
+    shares = gradient_shares({"a": (3 * w).sum(), "b": w.sum()}, [w])
+    assert shares["gshare_a"] == pytest.approx(0.75) and shares["gshare_b"] == pytest.approx(0.25)
+
+
+def test_bad_training_options():
+    with pytest.raises(ConfigError, match="teacher_text"):
+        TrainConfig(teacher_text="oracel")
+    with pytest.raises(ConfigError, match="recipe"):
+        TrainConfig(recipe="kd")
+    with pytest.raises(ConfigError, match="Did you mean 'low_light'"):
+        TrainConfig.from_dict({"degrade_types": "lowlight"})
+    with pytest.raises(ConfigError, match="needs --text-weights"):
+        TrainConfig(text_encoder="clip")
+
+
+def _tiny_clip(folder):
+    tf = pytest.importorskip("transformers")
+    from tests.text.test_encoders_models import _write_test_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = _write_test_tokenizer(folder, tf)
+    eot = vocab["<|endoftext|>"]
+    config = tf.CLIPTextConfig(vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                               num_attention_heads=4, max_position_embeddings=77, projection_dim=24,
+                               eos_token_id=eot, bos_token_id=vocab["<|startoftext|>"], pad_token_id=eot)
+    torch.manual_seed(0)
+    tf.CLIPTextModelWithProjection(config).save_pretrained(str(folder))
+    return folder
+
+
+def test_clip_teacher_round_trip(tmp_path, data):
+    """Train a teacher a few iterations with a tiny local CLIP, reload it from its card, fuse."""
+    clip = _tiny_clip(tmp_path / "clip")
+    from click.testing import CliRunner
+
+    from edgefuse.cli.main import cli
+
+    out = tmp_path / "clip_teacher"
+    res = CliRunner().invoke(cli, ["train", "--mode", "teacher", "--model", "edge_teacher", "--data", data,
+                                   "--iters", "2", "--batch", "2", "--crop", "32", "--val-every", "2",
+                                   "--val-pairs", "1", "--text-encoder", "clip", "--text-weights", str(clip),
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    model, card = load_checkpoint(out / "model.safetensors")
+    assert model.text_dim == 24 and card["training"]["text_encoder"] == "clip"
+    assert card["training"]["text_weights"] == str(clip)
+    from edgefuse.fusion import create_fuser
+
+    rng = np.random.default_rng(0)
+    vis = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    ir = rng.integers(0, 255, (40, 48), dtype=np.uint8)
+    fused = create_fuser(str(out / "model.safetensors"))(vis, ir)
+    assert fused.shape == (40, 48, 3) and fused.dtype == np.uint8
+    # a folder that is not a CLIP checkpoint: one line, nothing written
+    bad = tmp_path / "notclip"
+    bad.mkdir()
+    res = CliRunner().invoke(cli, ["train", "--mode", "teacher", "--model", "edge_teacher", "--data", data,
+                                   "--iters", "2", "--text-encoder", "clip", "--text-weights", str(bad),
+                                   "--out", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "no CLIP checkpoint" in res.output
+    assert not (tmp_path / "nothing").exists()
