@@ -132,3 +132,37 @@ def test_no_cuda_api_names_both_reasons(rig, monkeypatch):
 
     with pytest.raises(BackendUnavailableError, match="cuda-python: EngineBuildError.*InsufficientDriver.*pycuda"):
         cuda_api(0)
+
+
+def test_cuda_python_selects_the_device_on_the_inferring_thread_and_copies_from_pinned_memory(monkeypatch, tmp_path):
+    from tests.engines.standin import RecordingCudaRuntime, install_cuda_python
+
+    trt, rt = RecordingTensorRT("11.4.1"), RecordingCudaRuntime()
+    install(monkeypatch, trt)
+    install_cuda_python(monkeypatch, trt, rt)
+    onnx = write_onnx_with_sidecar(tmp_path)
+    plan = build_engine(onnx, EngineConfig(precision="fp16", output=str(tmp_path / "d.plan")))
+    be = open_backend(engine=plan, device="cuda:1").open()
+    assert be.versions()["cuda_api"] == "cuda-python"
+    feeds = (np.zeros((1, 3, 256, 320), np.float32), np.zeros((1, 1, 256, 320), np.float32))
+    errors: list[Exception] = []
+
+    def worker() -> None:
+        try:
+            be.infer(*feeds)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert not errors, errors
+    mine = [(call, dev) for call, tid, dev in rt.events if tid == t.ident]
+    assert mine[0] == ("cudaSetDevice", 1) and ("cudaMemcpyAsync", 1) in mine  # pinned copies on device 1
+    (tid, _, _), = trt.called("IExecutionContext.execute_async_v3")
+    assert tid == t.ident
+    t2 = threading.Thread(target=lambda: errors.append(_raw_run(be)))  # the control: no device selection
+    t2.start()
+    t2.join()
+    assert isinstance(errors[-1], EngineBuildError) and "CUDA runtime call failed: 400" in str(errors[-1])
+    be.close()

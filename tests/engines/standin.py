@@ -460,3 +460,96 @@ def write_onnx_with_sidecar(folder: Path, name: str = "d_fp16", multiple: int = 
            "size_rule": {"multiple": multiple, "note": "pad up"}, "fp16": {"kept_fp32_nodes": ["/blk/Add"]}}
     (folder / f"{name}.onnx.json").write_text(json.dumps(doc))
     return path
+
+
+class RecordingCudaRuntime(types.ModuleType):
+    """``cuda.bindings.runtime`` with a per-thread current device; results are ``(err, value)`` tuples.
+
+    Names used (cuda-python runtime bindings): ``cudaSetDevice``, ``cudaGetDeviceProperties``,
+    ``cudaStreamCreate``, ``cudaStreamSynchronize``, ``cudaStreamDestroy``, ``cudaMalloc``,
+    ``cudaFree``, ``cudaMallocHost``, ``cudaFreeHost``, ``cudaMemcpyAsync``, ``cudaMemcpyKind``.
+    A stream or copy used from a thread whose current device is not the stream's fails, as the
+    CUDA runtime does ("invalid resource handle"); device 0 is current on a new thread.
+    """
+
+    class cudaMemcpyKind:  # noqa: N801 - the real name
+        cudaMemcpyHostToDevice = 1
+        cudaMemcpyDeviceToHost = 2
+
+    def __init__(self) -> None:
+        super().__init__("cuda.bindings.runtime")
+        self.local = threading.local()
+        self.streams: dict[int, int] = {}  # handle -> device
+        self.pinned: dict[int, Any] = {}
+        self.events: list[tuple[str, int, int]] = []  # (call, thread, device)
+        self.next = 0x100
+
+    def _dev(self) -> int:
+        return getattr(self.local, "device", 0)
+
+    def require_context(self, what: str) -> None:
+        self.events.append((what, threading.get_ident(), self._dev()))
+
+    def cudaSetDevice(self, device: int) -> tuple[int]:  # noqa: N802
+        self.local.device = device
+        self.events.append(("cudaSetDevice", threading.get_ident(), device))
+        return (0,)
+
+    def cudaGetDeviceProperties(self, device: int) -> tuple[int, Any]:  # noqa: N802
+        return 0, types.SimpleNamespace(name=b"RTX 4090\x00", major=8, minor=9)
+
+    def cudaStreamCreate(self) -> tuple[int, int]:  # noqa: N802
+        self.next += 1
+        self.streams[self.next] = self._dev()
+        return 0, self.next
+
+    def _on_stream(self, stream: int, what: str) -> int:
+        if self.streams[int(stream)] != self._dev():
+            return 400  # cudaErrorInvalidResourceHandle
+        self.events.append((what, threading.get_ident(), self._dev()))
+        return 0
+
+    def cudaStreamSynchronize(self, stream: int) -> tuple[int]:  # noqa: N802
+        return (self._on_stream(stream, "cudaStreamSynchronize"),)
+
+    def cudaStreamDestroy(self, stream: int) -> tuple[int]:  # noqa: N802
+        return (0,)
+
+    def cudaMalloc(self, nbytes: int) -> tuple[int, int]:  # noqa: N802
+        self.next += 0x1000
+        return 0, self.next
+
+    def cudaFree(self, ptr: int) -> tuple[int]:  # noqa: N802
+        return (0,)
+
+    def cudaMallocHost(self, nbytes: int) -> tuple[int, int]:  # noqa: N802
+        import ctypes
+
+        buf = (ctypes.c_byte * nbytes)()
+        self.pinned[ctypes.addressof(buf)] = buf
+        self.events.append(("cudaMallocHost", threading.get_ident(), self._dev()))
+        return 0, ctypes.addressof(buf)
+
+    def cudaFreeHost(self, ptr: int) -> tuple[int]:  # noqa: N802
+        return (0,) if self.pinned.pop(int(ptr), None) is not None else (1,)
+
+    def cudaMemcpyAsync(self, dst: int, src: int, nbytes: int, kind: int, stream: int) -> tuple[int]:  # noqa: N802
+        host = src if kind == self.cudaMemcpyKind.cudaMemcpyHostToDevice else dst
+        if int(host) not in self.pinned:
+            return (1,)  # only pinned host buffers are expected here
+        return (self._on_stream(stream, "cudaMemcpyAsync"),)
+
+
+def install_cuda_python(monkeypatch: Any, trt: RecordingTensorRT, rt: RecordingCudaRuntime) -> None:
+    """Put ``rt`` in ``sys.modules`` as ``cuda.bindings.runtime`` (no pycuda)."""
+    import sys
+
+    trt.cuda = rt  # type: ignore[assignment]
+    bindings = types.ModuleType("cuda.bindings")
+    bindings.runtime = rt  # type: ignore[attr-defined]
+    pkg = types.ModuleType("cuda")
+    pkg.bindings = bindings  # type: ignore[attr-defined]
+    for name, mod in (("cuda", pkg), ("cuda.bindings", bindings), ("cuda.bindings.runtime", rt)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    monkeypatch.setitem(sys.modules, "pycuda", None)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", None)
