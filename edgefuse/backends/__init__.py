@@ -49,7 +49,8 @@ def open_backend(engine: str | os.PathLike[str] | None = None, onnx: str | os.Pa
         model: Shipped model name, checkpoint path or architecture (torch); an ``.onnx`` or
             ``.plan`` path here is routed to its backend.
         backend: Force a backend (``torch``, ``onnxruntime``/``ort``, ``tensorrt``/``trt``).
-        device: ``cpu``/``cuda`` (torch), ``cpu``/``cuda``/``tensorrt`` (ONNX Runtime EP), ``cuda`` (TensorRT).
+        device: ``cpu``/``cuda`` (torch), ``cpu``/``cuda``/``tensorrt`` (ONNX Runtime EP), ``cuda[:N]``
+            (TensorRT; ``cpu`` is refused there rather than ignored).
         precision: torch only: ``fp32`` or ``fp16``; ONNX/TensorRT artefacts carry their own.
         threads: CPU threads (torch intra-op threads, ONNX Runtime intra-op threads).
         spin: ONNX Runtime only: let idle intra-op threads busy-wait (its default); off when

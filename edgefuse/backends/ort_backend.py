@@ -1,4 +1,12 @@
-"""The ONNX Runtime backend: CPU, CUDA and TensorRT execution providers, IO binding on the GPU."""
+"""The ONNX Runtime backend: CPU, CUDA and TensorRT execution providers, IO binding on the GPU.
+
+ONNX Runtime quietly drops a requested provider it cannot load (a TensorRT EP without libnvinfer,
+a CUDA EP without the right cuDNN) and runs the graph on the next one, so the providers the
+session actually took are checked after it is created: ``--device tensorrt`` either runs on the
+TensorRT EP or fails saying what it got. The TensorRT EP gets the artefact's precision (FP16 for
+an FP16 graph, INT8 + FP16 for a Q/DQ graph) and an engine and timing cache next to the ONNX file
+(options: onnxruntime docs, ``execution-providers/TensorRT-ExecutionProvider``).
+"""
 
 from __future__ import annotations
 
@@ -43,6 +51,38 @@ def onnx_precision(path: str | os.PathLike[str]) -> str:
     if any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
         return "fp16"
     return "fp32"
+
+
+def provider_options(device: str, precision: str, cache_dir: str | os.PathLike[str]) -> list[tuple[str, dict[str, str]]]:
+    """The ``providers=`` list for ``device``: (name, options) pairs, most preferred first."""
+    if device not in PROVIDERS:
+        raise ConfigError(f"onnxruntime device must be one of {', '.join(PROVIDERS)}; got {device!r}")
+    options: dict[str, dict[str, str]] = {
+        "TensorrtExecutionProvider": {
+            "trt_fp16_enable": str(precision in ("fp16", "int8")),
+            "trt_int8_enable": str(precision == "int8"),  # explicit Q/DQ: no calibration table
+            "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache_dir),
+            "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache_dir),
+        },
+        "CUDAExecutionProvider": {"device_id": "0"},
+    }
+    return [(p, options.get(p, {})) for p in PROVIDERS[device]]
+
+
+def check_providers(device: str, taken: list[str]) -> None:
+    """Refuse a session that does not run on the provider ``device`` asked for.
+
+    Raises:
+        BackendUnavailableError: ONNX Runtime fell back (e.g. to CUDA or CPU for ``tensorrt``).
+    """
+    wanted = PROVIDERS[device][0]
+    if not taken or taken[0] != wanted:
+        raise BackendUnavailableError(
+            f"ONNX Runtime did not take {wanted} for --device {device}: the session runs on "
+            f"{', '.join(taken) or 'nothing'} (the provider's libraries failed to load; see the ONNX Runtime log). "
+            f"Install what {wanted} needs (TensorRT/CUDA libraries matching onnxruntime-gpu), or pass the device it "
+            "really runs on"
+        )
 
 
 def _size_multiple(path: str | os.PathLike[str]) -> int:
@@ -103,10 +143,15 @@ class OrtBackend(Backend):
             so.intra_op_num_threads = self.threads
         if not self.spin:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        cache = self.path.parent / "ort_trt_cache"
+        if self.device == "tensorrt":
+            cache.mkdir(exist_ok=True)
+        providers = [p for p in provider_options(self.device, self.precision, cache) if p[0] in have]
         try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=[p for p in wanted if p in have])
+            self.session = ort.InferenceSession(str(self.path), so, providers=providers)
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
             raise DataError(f"{self.path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from e
+        check_providers(self.device, list(self.session.get_providers()))
         names = [i.name for i in self.session.get_inputs()]
         if sorted(names) != ["ir", "vis"] or [o.name for o in self.session.get_outputs()][:1] != ["fused"]:
             raise DataError(f"{self.path} has inputs {names} and outputs "

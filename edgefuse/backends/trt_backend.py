@@ -1,40 +1,53 @@
 """The TensorRT backend: a ``.plan`` through the TensorRT 10/11 Python API.
 
-Named I/O tensors (``get_tensor_name``/``get_tensor_mode``), ``set_input_shape`` for dynamic
-profiles, ``set_tensor_address`` and ``execute_async_v3`` on a CUDA stream; device memory and
-copies through cuda-python (desktop) or pycuda (what JetPack images often have). The plan is
-checked against the TensorRT version and GPU recorded in its sidecar before it is deserialized
-(``edgefuse.engines.guard``), so a foreign engine is refused with the rebuild command.
+Named I/O tensors (``get_tensor_name``), ``set_input_shape`` for dynamic profiles,
+``set_tensor_address`` and ``execute_async_v3`` on a CUDA stream. Device memory, pinned
+(page-locked) host buffers and copies go through cuda-python (desktop) or pycuda (what JetPack
+images often have). The plan is checked against the TensorRT version and GPU recorded in its
+sidecar before it is deserialized (``edgefuse.engines.guard``); the sidecar's size rule
+(``size_rule.multiple``) tells ``fuse_u8`` how to pad frames for the engine.
 
-Sources: TensorRT Python API reference (ICudaEngine, IExecutionContext, TensorIOMode),
-NVIDIA's "Migrating from TensorRT 8 to 10" notes on the removal of bindings in favour of
-named tensors, cuda-python's runtime bindings documentation.
+Threads: the CUDA runtime (cuda-python, and TensorRT itself) works in the device's *primary*
+context, and ``cudaSetDevice`` is per thread, so every call that touches the GPU runs inside
+``active()``: cuda-python selects the device on the calling thread; pycuda pushes the retained
+primary context and pops it afterwards (``pycuda.autoinit`` would make a private context current
+on the opening thread only, and a stream thread would then fail with "invalid device context").
+
+Sources: TensorRT Python bindings (NVIDIA/TensorRT ``python/src/infer/pyCore.cpp``: ICudaEngine,
+IExecutionContext); cuda-python's ``cuda.bindings.runtime`` (cudaSetDevice, cudaMallocHost,
+cudaMemcpyAsync); pycuda's driver API (``Device.retain_primary_context``, ``Context.push/pop``,
+``pagelocked_empty``); CUDA's driver compatibility table (cuda-python 13.x needs driver >= 580).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgefuse.backends.base import Backend, TensorSpec
-from edgefuse.errors import BackendUnavailableError, DataError, EngineBuildError
+from edgefuse.errors import BackendUnavailableError, ConfigError, DataError, EngineBuildError
 
 
 class _CudaPython:
-    """Device memory, copies and a stream through cuda-python's runtime bindings."""
+    """Device memory, pinned host memory, copies and a stream through cuda-python's runtime bindings."""
 
     label = "cuda-python"
 
-    def __init__(self) -> None:
+    def __init__(self, device: int = 0) -> None:
         try:
             from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
         except ImportError:
             from cuda import cudart  # type: ignore[no-redef]  # older cuda-python
         self.rt = cudart
+        self.device = device
+        self._ok(cudart.cudaSetDevice(device))  # a driver too old for this cuda-python fails here
         self.stream = self._ok(cudart.cudaStreamCreate())
 
     def _ok(self, result: Any) -> Any:
@@ -43,11 +56,25 @@ class _CudaPython:
             raise EngineBuildError(f"CUDA runtime call failed: {err}")
         return rest[0] if len(rest) == 1 else (tuple(rest) if rest else None)
 
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        self._ok(self.rt.cudaSetDevice(self.device))  # per thread; the primary context comes with it
+        yield
+
     def malloc(self, nbytes: int) -> int:
         return int(self._ok(self.rt.cudaMalloc(nbytes)))
 
     def free(self, ptr: int) -> None:
         self.rt.cudaFree(ptr)
+
+    def host(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        ptr = int(self._ok(self.rt.cudaMallocHost(nbytes)))
+        buf = (ctypes.c_byte * nbytes).from_address(ptr)
+        return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+    def free_host(self, arr: np.ndarray) -> None:
+        self.rt.cudaFreeHost(arr.ctypes.data)
 
     def htod(self, ptr: int, arr: np.ndarray) -> None:
         kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
@@ -64,26 +91,32 @@ class _CudaPython:
     def handle(self) -> int:
         return int(self.stream)
 
-    def used_mb(self) -> float:
-        free, total = self._ok(self.rt.cudaMemGetInfo())
-        return (total - free) / 2**20
-
     def close(self) -> None:
         self.rt.cudaStreamDestroy(self.stream)
 
 
 class _PyCuda:
-    """The same through pycuda (JetPack)."""
+    """The same through pycuda (JetPack), in the device's retained primary context."""
 
     label = "pycuda"
 
-    def __init__(self) -> None:
-        import pycuda.autoinit  # noqa: F401  (creates the context)
-        import pycuda.driver as cuda
+    def __init__(self, device: int = 0) -> None:
+        import pycuda.driver as cuda  # not pycuda.autoinit: see the module doc
 
+        cuda.init()
         self.cuda = cuda
-        self.stream = cuda.Stream()
+        self.context = cuda.Device(device).retain_primary_context()
         self._allocs: dict[int, Any] = {}
+        with self.active():
+            self.stream = cuda.Stream()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        self.context.push()
+        try:
+            yield
+        finally:
+            self.cuda.Context.pop()
 
     def malloc(self, nbytes: int) -> int:
         alloc = self.cuda.mem_alloc(nbytes)
@@ -94,6 +127,14 @@ class _PyCuda:
         alloc = self._allocs.pop(ptr, None)
         if alloc is not None:
             alloc.free()
+
+    def host(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return self.cuda.pagelocked_empty(shape, dtype)
+
+    def free_host(self, arr: np.ndarray) -> None:
+        base = getattr(arr, "base", None)
+        if base is not None and hasattr(base, "free"):
+            base.free()
 
     def htod(self, ptr: int, arr: np.ndarray) -> None:
         self.cuda.memcpy_htod_async(ptr, arr, self.stream)
@@ -108,24 +149,42 @@ class _PyCuda:
     def handle(self) -> int:
         return int(self.stream.handle)
 
-    def used_mb(self) -> float:
-        free, total = self.cuda.mem_get_info()
-        return (total - free) / 2**20
-
     def close(self) -> None:
-        pass
+        self.context.detach()
 
 
-def cuda_api() -> Any:
-    """cuda-python if importable, else pycuda; ``BackendUnavailableError`` naming both otherwise."""
-    for factory in (_CudaPython, _PyCuda):
+CUDA_APIS = (_CudaPython, _PyCuda)
+
+
+def cuda_api(device: int = 0) -> Any:
+    """cuda-python if it imports *and* works with this driver, else pycuda.
+
+    cuda-python 13.x needs an R580+ driver: there the first runtime call fails with a driver
+    error (or the import itself fails), which is as good a reason to fall back as an ImportError.
+
+    Raises:
+        BackendUnavailableError: neither works; the message gives each one's reason.
+    """
+    reasons = []
+    for factory in CUDA_APIS:
         try:
-            return factory()
-        except ImportError:
-            continue
+            return factory(device)
+        except Exception as e:  # ImportError, RuntimeError from the bindings, a CUDA driver error
+            reasons.append(f"{factory.label}: {type(e).__name__}: {str(e)[:160]}")
     raise BackendUnavailableError(
-        "the TensorRT backend needs cuda-python (pip install 'edgefuse[trt]') or pycuda (JetPack) for device memory"
+        "the TensorRT backend needs cuda-python (pip install 'edgefuse[trt]', which pins cuda-python 12.x: 13.x "
+        "needs an R580+ driver) or pycuda (JetPack) for device memory; " + "; ".join(reasons)
     )
+
+
+def device_index(device: str | None) -> int:
+    """``cuda``/``cuda:N``/``tensorrt`` -> N; a CPU device is refused (engines run on a CUDA GPU)."""
+    d = (device or "cuda").lower()
+    if d in ("cuda", "tensorrt", "trt", "gpu"):
+        return 0
+    if d.startswith("cuda:") and d[5:].isdigit():
+        return int(d[5:])
+    raise ConfigError(f"a TensorRT engine runs on a CUDA GPU: pass --device cuda or cuda:N, not {device!r}")
 
 
 class TrtBackend(Backend):
@@ -139,16 +198,19 @@ class TrtBackend(Backend):
             raise DataError(f"engine not found: {self.plan}")
         from edgefuse.engines.guard import read_sidecar
 
-        self.sidecar = read_sidecar(self.plan)
-        super().__init__(device, str(self.sidecar.get("precision", "fp16")))  # type: ignore[union-attr]
-        rule = (self.sidecar or {}).get("size_rule") or {}
+        self.sidecar = read_sidecar(self.plan) or {}
+        self.index = device_index(device)
+        super().__init__(f"cuda:{self.index}", str(self.sidecar.get("precision", "fp16")))
+        rule = self.sidecar.get("size_rule") or {}
         self.size_multiple = int(rule.get("multiple", 1) or 1)
         self.engine: Any = None
         self.context: Any = None
         self.cuda: Any = None
         self._trt: Any = None
         self._specs: dict[str, TensorSpec] = {}
-        self._buffers: dict[str, tuple[int, int]] = {}  # name -> (pointer, bytes)
+        self._buffers: dict[str, tuple[int, int]] = {}  # name -> (device pointer, bytes)
+        self._host: dict[str, np.ndarray] = {}  # name -> pinned host array
+        self._engine_mb = 0.0
         self.peak_device_mb = 0.0
 
     def _open(self) -> None:
@@ -156,9 +218,10 @@ class TrtBackend(Backend):
         from edgefuse.engines.guard import load_engine
 
         self._trt = trt = import_tensorrt()
-        self.cuda = cuda_api()
-        self.engine = load_engine(self.plan)  # version/GPU guard, then deserialize
-        self.context = self.engine.create_execution_context()
+        self.cuda = cuda_api(self.index)
+        with self.cuda.active():
+            self.engine = load_engine(self.plan)  # version/GPU guard, then deserialize
+            self.context = self.engine.create_execution_context()
         for idx in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(idx)
             shape = tuple(d if d >= 0 else None for d in self.engine.get_tensor_shape(name))
@@ -167,13 +230,25 @@ class TrtBackend(Backend):
         missing = {"vis", "ir", "fused"} - set(self._specs)
         if missing:
             raise EngineBuildError(f"{self.plan} lacks tensors {sorted(missing)}; it is not an edgefuse engine")
+        # activation memory of the engine, from the engine itself: no device-wide cudaMemGetInfo per call
+        from edgefuse.engines.trt_api import has
+
+        attr = "device_memory_size_v2" if has("ICudaEngine.device_memory_size_v2", str(trt.__version__)) \
+            else "device_memory_size"
+        self._engine_mb = int(getattr(self.engine, attr)) / 2**20
+        self.peak_device_mb = self._engine_mb
 
     def _close(self) -> None:
         if self.cuda is not None:
-            for ptr, _ in self._buffers.values():
-                self.cuda.free(ptr)
+            with self.cuda.active():
+                for ptr, _ in self._buffers.values():
+                    self.cuda.free(ptr)
+                for arr in self._host.values():
+                    self.cuda.free_host(arr)
+                self.context = self.engine = None
             self.cuda.close()
         self._buffers.clear()
+        self._host.clear()
         self.context = self.engine = self.cuda = None
 
     @property
@@ -195,42 +270,53 @@ class TrtBackend(Backend):
     def versions(self) -> dict[str, str]:
         return {"tensorrt": str(getattr(self._trt, "__version__", "")), "cuda_api": getattr(self.cuda, "label", "")}
 
-    def _buffer(self, name: str, nbytes: int) -> int:
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: str) -> tuple[int, np.ndarray]:
+        """The device buffer and pinned host array for ``name``, grown (never shrunk) to ``shape``."""
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         ptr, size = self._buffers.get(name, (0, 0))
         if size < nbytes:
             if ptr:
                 self.cuda.free(ptr)
             ptr = self.cuda.malloc(nbytes)
             self._buffers[name] = (ptr, nbytes)
-            self.context.set_tensor_address(name, ptr)
-        return ptr
+            self.peak_device_mb = self._engine_mb + sum(b for _, b in self._buffers.values()) / 2**20
+        self.context.set_tensor_address(name, ptr)
+        host = self._host.get(name)
+        if host is None or host.shape != shape:
+            if host is not None:
+                self.cuda.free_host(host)
+            host = self._host[name] = self.cuda.host(shape, np.dtype(dtype))
+        return ptr, host
 
     def _infer(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        with self.cuda.active():  # the thread calling infer may not be the one that opened the engine
+            return self._run({"vis": vis, "ir": ir})
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         t0 = time.perf_counter()
-        host = {"vis": vis.astype(self._specs["vis"].dtype, copy=False),
-                "ir": ir.astype(self._specs["ir"].dtype, copy=False)}
-        for name, arr in host.items():
+        for name, arr in feeds.items():
             if not self.context.set_input_shape(name, tuple(arr.shape)):
                 raise EngineBuildError(f"{self.plan}: shape {arr.shape} of {name} is outside the engine's profiles")
         out_shape = tuple(self.context.get_tensor_shape("fused"))
-        out = np.empty(out_shape, dtype=self._specs["fused"].dtype)
-        ptrs = {name: self._buffer(name, arr.nbytes) for name, arr in host.items()}
-        out_ptr = self._buffer("fused", out.nbytes)
+        ptrs = {}
+        for name, arr in feeds.items():
+            ptrs[name], host = self._buffer(name, tuple(arr.shape), self._specs[name].dtype)
+            np.copyto(host, arr, casting="same_kind")
+        out_ptr, out_host = self._buffer("fused", out_shape, self._specs["fused"].dtype)
         t1 = time.perf_counter()
-        for name, arr in host.items():
-            self.cuda.htod(ptrs[name], np.ascontiguousarray(arr))
+        for name in feeds:
+            self.cuda.htod(ptrs[name], self._host[name])  # pinned: a real asynchronous copy
         self.cuda.sync()
         t2 = time.perf_counter()
         if not self.context.execute_async_v3(self.cuda.handle):
             raise EngineBuildError(f"TensorRT execution of {self.plan} failed (see the TensorRT log)")
         self.cuda.sync()
         t3 = time.perf_counter()
-        self.cuda.dtoh(out, out_ptr)
+        self.cuda.dtoh(out_host, out_ptr)
         self.cuda.sync()
         t4 = time.perf_counter()
-        result = out.astype(np.float32, copy=False)
+        result = out_host.astype(np.float32, copy=True)  # the pinned buffer is reused by the next call
         t5 = time.perf_counter()
-        self.peak_device_mb = max(self.peak_device_mb, self.cuda.used_mb())
         self.last_stages_ms = {"pre": (t1 - t0) * 1e3, "h2d": (t2 - t1) * 1e3, "compute": (t3 - t2) * 1e3,
                                "d2h": (t4 - t3) * 1e3, "post": (t5 - t4) * 1e3}
         return result

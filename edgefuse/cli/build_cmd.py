@@ -18,12 +18,23 @@ import click
               help="Typing (default: strongly typed on TensorRT 11, builder flags on TensorRT 10).")
 @click.option("--opt-level", "optimization_level", type=int, help="Builder optimization level 0-5.")
 @click.option("--hardware-compat", type=click.Choice(["ampere_plus", "same_compute_capability"]),
-              help="Build an engine that loads on other GPUs of that class.")
-def build_cmd(onnx_path: str, **options: object) -> None:
+              help="Build an engine that loads on other GPUs of that class (same_compute_capability: TRT >= 10.9).")
+@click.option("--dry-run", is_flag=True, help="Print the build plan (typing, flags, profiles, ...) and build nothing.")
+@click.option("--trt-version", metavar="X.Y", help="With --dry-run: plan for this TensorRT version (default: installed).")
+def build_cmd(onnx_path: str, dry_run: bool, trt_version: str | None, **options: object) -> None:
     """Build a TensorRT plan (plain, trtexec-loadable) and its sidecar JSON from an ONNX file."""
-    from edgefuse.engines import EngineConfig, build_engine
+    from edgefuse.engines import EngineConfig, build_engine, format_plan, plan_for, tensorrt_version
+    from edgefuse.errors import ConfigError
     from edgefuse.export._io import human_size
 
     cfg = EngineConfig(**options)  # type: ignore[arg-type]
+    if trt_version and not dry_run:
+        raise ConfigError("--trt-version only goes with --dry-run: a build uses the installed TensorRT")
+    if dry_run:
+        version = trt_version or tensorrt_version()
+        if version is None:
+            raise ConfigError("TensorRT is not installed here: pass --trt-version X.Y to plan for a version")
+        click.echo(format_plan(plan_for(onnx_path, cfg, version)))
+        return
     plan = build_engine(onnx_path, cfg)
     click.echo(f"wrote {plan} ({human_size(plan.stat().st_size)}) and {plan.name}.json")

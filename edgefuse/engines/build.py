@@ -1,10 +1,8 @@
 """``build_engine``: ONNX -> TensorRT plan (plain, no header) + sidecar JSON, for TensorRT 10 and 11.
 
-* TensorRT 11 (and TensorRT 10 with ``strongly_typed=True``): a strongly typed network; the
-  precision is the graph's (``*_fp16.onnx`` from ``edgefuse export``, ``*_int8.onnx`` Q/DQ).
-* TensorRT 10 by default: weak typing with builder flags; FP16 sets ``BuilderFlag.FP16``,
-  INT8 sets ``INT8`` + ``FP16`` on the Q/DQ graph (explicit quantization, no calibrator), and
-  normalization/softmax/reduce layers are pinned to FP32 as in the FP16 ONNX.
+What to build is decided by ``edgefuse.engines.plan.plan_build`` (pure, tested per TensorRT
+version); this module only carries the plan out through the TensorRT Python API, touching no
+name that ``edgefuse.engines.trt_api.NAMES`` does not list for the installed version.
 """
 
 from __future__ import annotations
@@ -12,14 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgefuse.engines._trt import import_tensorrt, major
+from edgefuse.engines._trt import import_tensorrt
 from edgefuse.engines.config import EngineConfig
 from edgefuse.engines.device import gpu_info
 from edgefuse.engines.guard import FORMAT
+from edgefuse.engines.plan import BuildPlan, GraphPrecision, graph_precision, plan_build
 from edgefuse.errors import ConfigError, EngineBuildError
 from edgefuse.export._io import atomic_path, ensure_writable_dir, sha256_file, write_json_atomic
 from edgefuse.export.config import Precision
@@ -27,66 +25,8 @@ from edgefuse.export.manifest import now_iso, sidecar_path, tool_versions
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class GraphPrecision:
-    """What precision an ONNX graph carries by itself."""
-
-    qdq: bool
-    fp16: bool
-
-
-@dataclass
-class BuildPlan:
-    """How a build will run: network typing and builder flags."""
-
-    strongly_typed: bool
-    flags: list[str] = field(default_factory=list)
-    pin_fp32: bool = False
-
-
-def graph_precision(path: str | os.PathLike[str]) -> GraphPrecision:
-    """Whether ``path`` has Q/DQ nodes and FP16 tensors."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
-    fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer) or any(
-        a.name == "to" and a.i == onnx.TensorProto.FLOAT16
-        for n in model.graph.node if n.op_type == "Cast" for a in n.attribute
-    )
-    return GraphPrecision(qdq, fp16)
-
-
-def plan_build(precision: Precision, graph: GraphPrecision, trt_major: int, strongly_typed: bool | None) -> BuildPlan:
-    """Decide typing and flags; refuse combinations that cannot give ``precision``.
-
-    Raises:
-        ConfigError: e.g. weak typing on TensorRT 11, INT8 without Q/DQ nodes, FP16 on a
-            strongly typed build from an FP32 graph.
-    """
-    strong = strongly_typed if strongly_typed is not None else trt_major >= 11
-    if trt_major >= 11 and not strong:
-        raise ConfigError("TensorRT 11 builds strongly typed networks only (BuilderFlag.FP16/INT8 were removed)")
-    p = precision.value
-    if precision is Precision.INT8 and not graph.qdq:
-        raise ConfigError(
-            "INT8 needs the Q/DQ graph (explicit quantization; calibrators are deprecated since TensorRT 10.1 and gone "
-            "in 11): build from <model>_int8.onnx made by `edgefuse export --precision int8 --calib DIR`"
-        )
-    if precision is not Precision.INT8 and graph.qdq:
-        raise ConfigError(f"this graph has Q/DQ nodes, so it is an INT8 graph: pass --precision int8, not {p}")
-    if strong:
-        if precision is Precision.FP16 and not graph.fp16:
-            raise ConfigError(
-                "a strongly typed build runs the graph's own types and this graph is FP32: build from "
-                "<model>_fp16.onnx (made by `edgefuse export --precision fp16`) for an FP16 engine"
-            )
-        if precision is Precision.FP32 and graph.fp16:
-            raise ConfigError("this graph is FP16; for an FP32 engine build from the FP32 <model>.onnx")
-        return BuildPlan(True, ["STRONGLY_TYPED"])
-    flags = {"fp32": [], "fp16": ["FP16"], "int8": ["INT8", "FP16"]}[p]
-    return BuildPlan(False, flags, pin_fp32=bool(flags))
+__all__ = ["BuildPlan", "GraphPrecision", "build_engine", "default_output", "graph_precision", "onnx_sidecar",
+           "plan_build", "plan_for"]
 
 
 def default_output(onnx_path: str | os.PathLike[str], precision: Precision, folder: str = "engines") -> Path:
@@ -97,67 +37,87 @@ def default_output(onnx_path: str | os.PathLike[str], precision: Precision, fold
     return Path(folder) / f"{stem}_{precision.value}.plan"
 
 
-def _onnx_sidecar(onnx_path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     import json
 
-    sc = sidecar_path(onnx_path)
     try:
-        return json.loads(sc.read_text()) if sc.is_file() else {}
+        return json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError):
         return {}
 
 
-def _profile(network: Any, cfg: EngineConfig, onnx_doc: dict[str, Any]) -> dict[str, Any] | None:
-    """Min/opt/max per dynamic input, from ``cfg.profile`` or the ONNX sidecar's shapes."""
-    inputs = [network.get_input(i) for i in range(network.num_inputs)]
-    dynamic = [t for t in inputs if -1 in tuple(t.shape)]
-    if not dynamic:
-        if cfg.profile is not None:
-            raise ConfigError("--profile was given but the graph has static shapes; export with --dynamic for profiles")
-        return None
-    spec = cfg.profile
-    shapes = onnx_doc.get("shapes") or {}
-    if spec is None and "opt" in shapes:
-        spec = (tuple(shapes["min"]), tuple(shapes["opt"]), tuple(shapes["max"]))
-    if spec is None:
-        raise ConfigError("the graph has dynamic H/W: pass --profile MIN:OPT:MAX (e.g. 256x320:480x640:720x1280)")
-    out = {}
-    for t in dynamic:
-        n, c = (d if d > 0 else 1 for d in tuple(t.shape)[:2])
-        out[t.name] = {k: [n, c, h, w] for k, (h, w) in zip(("min", "opt", "max"), spec)}
-    return out
+def onnx_sidecar(onnx_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ONNX file's sidecar; for ``x.onnx`` also the FP32 islands of a sibling ``x_fp16.onnx``.
+
+    A weakly typed FP16 build from the FP32 graph pins what the validated FP16 graph kept FP32.
+    """
+    src = Path(onnx_path)
+    doc = _read_json(sidecar_path(src))
+    if doc and "fp16" not in doc and not src.stem.endswith(("_fp16", "_int8")):
+        sibling = _read_json(sidecar_path(src.with_name(f"{src.stem}_fp16.onnx")))
+        if sibling.get("fp16"):
+            doc = {**doc, "fp16": sibling["fp16"]}
+    return doc
 
 
-def _configure(trt: Any, builder: Any, network: Any, cfg: EngineConfig, plan: BuildPlan) -> Any:
+def plan_for(onnx_path: str | os.PathLike[str], cfg: EngineConfig, trt_version: str) -> BuildPlan:
+    """The plan ``build_engine`` would carry out for ``onnx_path`` on TensorRT ``trt_version`` (no TensorRT needed)."""
+    src = Path(onnx_path)
+    if not src.is_file():
+        raise ConfigError(f"ONNX file not found: {src}")
+    return plan_build(cfg, graph_precision(src), trt_version, onnx_sidecar(src))
+
+
+def _pin_fp32(trt: Any, network: Any, plan: BuildPlan) -> list[str]:
+    """Layer precision constraints for the plan's FP32 islands (weak typing only); the pinned names."""
+    types = {getattr(trt.LayerType, t) for t in plan.pin_layer_types}
+    names = set(plan.pin_layer_names)
+    pinned = []
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type in types or layer.name in names:
+            layer.precision = trt.float32
+            for j in range(layer.num_outputs):
+                layer.set_output_type(j, trt.float32)
+            pinned.append(layer.name)
+    return pinned
+
+
+def _configure(trt: Any, builder: Any, network: Any, plan: BuildPlan) -> Any:
     config = builder.create_builder_config()
     for flag in plan.flags:
-        if flag != "STRONGLY_TYPED":
-            config.set_flag(getattr(trt.BuilderFlag, flag))
-    if plan.pin_fp32:  # the FP16 ONNX's FP32 islands, as layer constraints (weak typing only)
-        fragile = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX, trt.LayerType.REDUCE}
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            if layer.type in fragile:
-                layer.precision = trt.float32
-                for j in range(layer.num_outputs):
-                    layer.set_output_type(j, trt.float32)
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        plan.flags.append("OBEY_PRECISION_CONSTRAINTS")
-    if cfg.workspace_mb is not None:
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, cfg.workspace_mb << 20)
-    if cfg.optimization_level is not None:
-        config.builder_optimization_level = cfg.optimization_level
+        config.set_flag(getattr(trt.BuilderFlag, flag))
+    if plan.workspace_mb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_mb << 20)
+    if plan.optimization_level is not None:
+        config.builder_optimization_level = plan.optimization_level
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # inspect shows per-layer precision
-    if cfg.dla_core is not None:
-        if builder.num_DLA_cores <= cfg.dla_core:
-            raise EngineBuildError(f"DLA core {cfg.dla_core} requested, this device has {builder.num_DLA_cores}")
+    if plan.dla_core is not None:
+        if builder.num_DLA_cores <= plan.dla_core:
+            raise EngineBuildError(f"DLA core {plan.dla_core} requested, this device has {builder.num_DLA_cores}")
         config.default_device_type = trt.DeviceType.DLA
-        config.DLA_core = cfg.dla_core
-        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)  # silent fallback: `edgefuse inspect` shows where layers ran
-        plan.flags.append("GPU_FALLBACK")
-    if cfg.hardware_compat == "ampere_plus":
-        config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
+        config.DLA_core = plan.dla_core
+    if plan.hardware_compat is not None:
+        level = {"ampere_plus": "AMPERE_PLUS", "same_compute_capability": "SAME_COMPUTE_CAPABILITY"}
+        config.hardware_compatibility_level = getattr(trt.HardwareCompatibilityLevel, level[plan.hardware_compat])
+    for prof in plan.profiles:
+        profile = builder.create_optimization_profile()
+        for name, s in prof.items():
+            profile.set_shape(name, s["min"], s["opt"], s["max"])
+        config.add_optimization_profile(profile)
     return config
+
+
+def _attach_timing_cache(config: Any, plan: BuildPlan) -> None:
+    """Read the cache file into the config; a cache TensorRT rejects stops the build before anything is written."""
+    tc = plan.timing_cache
+    data = Path(tc["path"]).read_bytes() if tc and tc["read"] else b""
+    cache = config.create_timing_cache(data)
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+        raise EngineBuildError(
+            f"TensorRT rejected the timing cache {tc['path'] if tc else ''} (made on another GPU or TensorRT "
+            "version, or corrupted): nothing was built. Delete it, or pass another --timing-cache path"
+        )
 
 
 def _parse(trt: Any, network: Any, logger_: Any, onnx_path: Path) -> Any:
@@ -171,19 +131,20 @@ def _parse(trt: Any, network: Any, logger_: Any, onnx_path: Path) -> Any:
 
 
 def build_engine(onnx_path: str | os.PathLike[str], cfg: EngineConfig) -> Path:
-    """Build a plan from ``onnx_path``; write it (plain bytes) and its sidecar; return the plan path.
+    """Build a plan from ``onnx_path``; write it (plain bytes), its sidecar, then the timing cache.
 
     Raises:
         BackendUnavailableError: TensorRT (or a CUDA GPU) is not available here.
         ConfigError: a precision the graph/TensorRT version cannot give, or a missing profile.
-        EngineBuildError: the parser or builder failed.
+        EngineBuildError: the parser or builder failed, or TensorRT rejected the timing cache.
     """
     trt = import_tensorrt()
     src = Path(onnx_path)
     if not src.is_file():
         raise ConfigError(f"ONNX file not found: {src}")
     version = str(trt.__version__)
-    plan = plan_build(cfg.precision, graph_precision(src), major(version), cfg.strongly_typed)
+    onnx_doc = onnx_sidecar(src)
+    plan = plan_for(src, cfg, version)
     out = Path(cfg.output) if cfg.output else default_output(src, cfg.precision)
     ensure_writable_dir(out.parent, "engine folder")
     gpu = gpu_info()
@@ -192,39 +153,46 @@ def build_engine(onnx_path: str | os.PathLike[str], cfg: EngineConfig) -> Path:
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if plan.strongly_typed else 0
     network = builder.create_network(flags)
     parser = _parse(trt, network, log, src)  # keep the parser alive until the build is done
-    config = _configure(trt, builder, network, cfg, plan)
-    onnx_doc = _onnx_sidecar(src)
-    profile_shapes = _profile(network, cfg, onnx_doc)
-    if profile_shapes:
-        profile = builder.create_optimization_profile()
-        for name, s in profile_shapes.items():
-            profile.set_shape(name, s["min"], s["opt"], s["max"])
-        config.add_optimization_profile(profile)
-    cache_path = Path(cfg.timing_cache) if cfg.timing_cache else None
-    cache_bytes = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
-    config.set_timing_cache(config.create_timing_cache(cache_bytes), ignore_mismatch=False)
+    pinned = _pin_fp32(trt, network, plan) if plan.pin_fp32 else []
+    config = _configure(trt, builder, network, plan)
+    if plan.timing_cache:
+        _attach_timing_cache(config, plan)
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - start
     del parser
     if serialized is None:
         raise EngineBuildError(f"TensorRT could not build {src} ({cfg.precision.value}); see the TensorRT log above")
+    cache = config.get_timing_cache() if plan.timing_cache else None
+    cache_bytes = bytes(cache.serialize()) if cache is not None else None
+    if plan.timing_cache and cache_bytes is None:
+        plan.notes.append("TensorRT returned no timing cache after the build: the cache file was not updated")
+    unmatched = sorted(set(plan.pin_layer_names) - set(pinned))
+    if unmatched:
+        plan.notes.append(f"{len(unmatched)} FP32 nodes of the ONNX sidecar have no layer of that name")
     with atomic_path(out) as tmp:
         tmp.write_bytes(bytes(serialized))
-    if cache_path is not None:
+    _write_sidecar(out, src, plan, gpu, onnx_doc, cfg, seconds, len(pinned))
+    if cache_bytes is not None:
+        cache_path = Path(plan.timing_cache["path"])  # type: ignore[index]
         ensure_writable_dir(cache_path.parent, "timing cache folder")
         with atomic_path(cache_path) as tmp:
-            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
-    write_json_atomic(sidecar_path(out), {
-        "format": FORMAT, "artifact": out.name, "sha256": sha256_file(out), "bytes": out.stat().st_size,
-        "tensorrt": version, "gpu": gpu, "precision": cfg.precision.value, "strongly_typed": plan.strongly_typed,
-        "flags": plan.flags, "profiles": [profile_shapes] if profile_shapes else [],
-        "static_shapes": None if profile_shapes else {network.get_input(i).name: list(network.get_input(i).shape)
-                                                       for i in range(network.num_inputs)},
-        "dla_core": cfg.dla_core, "workspace_mb": cfg.workspace_mb, "hardware_compat": cfg.hardware_compat,
-        "version_compatible": False, "timing_cache": str(cache_path) if cache_path else None,
-        "onnx": {"path": str(src), "sha256": sha256_file(src), "model": onnx_doc.get("model")},
-        "build_seconds": round(seconds, 1), "tools": tool_versions(), "created": now_iso(),
-    })
+            tmp.write_bytes(cache_bytes)
     logger.debug("built %s in %.1f s (TensorRT %s, %s)", out, seconds, version, ", ".join(plan.flags) or "FP32")
     return out
+
+
+def _write_sidecar(out: Path, src: Path, plan: BuildPlan, gpu: dict[str, Any], onnx_doc: dict[str, Any],
+                   cfg: EngineConfig, seconds: float, pinned: int) -> None:
+    rule = dict(onnx_doc.get("size_rule") or {"multiple": plan.size_multiple})
+    write_json_atomic(sidecar_path(out), {
+        "format": FORMAT, "artifact": out.name, "sha256": sha256_file(out), "bytes": out.stat().st_size,
+        "tensorrt": plan.tensorrt, "gpu": gpu, "precision": plan.precision, "strongly_typed": plan.strongly_typed,
+        "flags": plan.flags, "high_precision": plan.high_precision, "pinned_fp32_layers": pinned,
+        "profiles": plan.profiles, "static_shapes": plan.static_shapes, "size_rule": rule,
+        "dla_core": plan.dla_core, "workspace_mb": plan.workspace_mb, "hardware_compat": plan.hardware_compat,
+        "hardware_compat_applied": plan.hardware_compat is not None, "version_compatible": False, "timing_cache": plan.timing_cache, "notes": plan.notes,
+        "onnx": {"path": str(src), "sha256": sha256_file(src), "model": onnx_doc.get("model"),
+                 "precision": onnx_doc.get("precision")},
+        "build_seconds": round(seconds, 1), "tools": tool_versions(), "created": now_iso(),
+    })

@@ -83,9 +83,11 @@ def check_engine(
     gpu_here = gpu or gpu_info()
     built_gpu = doc.get("gpu") or {}
     cc_built, cc_here = str(built_gpu.get("compute_capability")), str(gpu_here.get("compute_capability"))
-    if doc.get("hardware_compat") == "ampere_plus":
+    # only a level the builder really set loosens the check (sidecars from before it was set say nothing)
+    level = doc.get("hardware_compat") if doc.get("hardware_compat_applied") else None
+    if level == "ampere_plus":
         ok = float(cc_here) >= 8.0
-    elif doc.get("hardware_compat") == "same_compute_capability":
+    elif level == "same_compute_capability":
         ok = cc_here == cc_built
     else:
         ok = cc_here == cc_built and built_gpu.get("name") == gpu_here.get("name")

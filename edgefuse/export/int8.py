@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 QUANT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+# Per-channel weight axis per op type, where ORT's default is not the output-channel axis (negative: from the end,
+# ORT normalises it per weight rank). MatMul B is (..., K, N): N is the output channel for 2-D and 3-D weights.
+PER_CHANNEL_AXIS = {"MatMul": -1}
 
 
 @dataclass
@@ -114,6 +117,9 @@ def quantize(
         "OpTypesToExcludeOutputQuantization": list(QUANT_OPS),
         "MatMulConstBOnly": True,  # attention BMMs (activation x activation) stay float: see module doc
         "CalibStridedMinMax": _stride(len(feeds)),  # despite the name, rounds for every method
+        # ORT's per-channel axis for a MatMul weight defaults to 1: for a 3-D B (batch, K, N) that is K, the
+        # reduction axis, and TensorRT wants per-channel scales along the output channels N (the last axis).
+        "QDQOpTypePerChannelSupportToAxis": dict(PER_CHANNEL_AXIS),
     }
     exclude = list(dict.fromkeys([*exclude, *_matmuls_without_constant_b(src)]))  # order kept, no repeats
     with atomic_path(dst) as tmp, _quiet_ort_hints():
@@ -217,6 +223,38 @@ def _matmuls_without_constant_b(path: str | os.PathLike[str]) -> list[str]:
     graph = onnx.load(str(path), load_external_data=False).graph
     inits = {t.name for t in graph.initializer}
     return [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] not in inits]
+
+
+def weight_axes(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every per-channel weight DequantizeLinear of a Q/DQ graph: consumer, weight shape, its axis, the wanted one.
+
+    The wanted axis is the consumer's output-channel axis: 0 for Conv (M, C/g, kH, kW), 1 for
+    ConvTranspose (C, M/g, kH, kW), the last axis for MatMul's B (..., K, N) and for Gemm's B
+    (K, N), the first for a Gemm with ``transB=1`` (N, K).
+    """
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inits = {t.name: list(t.dims) for t in graph.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    rows = []
+    for dq in graph.node:
+        if dq.op_type != "DequantizeLinear" or dq.input[0] not in inits or len(inits.get(dq.input[1], [])) != 1:
+            continue  # per-tensor scales (a 0-D scale) have no axis
+        shape = inits[dq.input[0]]
+        axis = next((a.i for a in dq.attribute if a.name == "axis"), 1) % len(shape)
+        for node in consumers.get(dq.output[0], []):
+            if node.op_type not in QUANT_OPS or list(node.input).index(dq.output[0]) != 1:
+                continue
+            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+            wanted = {"Conv": 0, "ConvTranspose": 1, "Gemm": 0 if trans_b else len(shape) - 1}.get(
+                node.op_type, len(shape) - 1)
+            rows.append({"node": node.name, "op": node.op_type, "weight": dq.input[0], "shape": shape,
+                         "axis": axis, "output_axis": wanted})
+    return rows
 
 
 def _quantized_nodes(path: str | os.PathLike[str]) -> list[str]:

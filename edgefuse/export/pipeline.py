@@ -263,9 +263,8 @@ def _engine_stage(cfg: ExportConfig, report: ExportReport, out: Path, on_stage: 
         plan = Path(cfg.engine_dir) / f"{report.name}_{top}.plan"
         ecfg = EngineConfig(precision=top, output=str(plan), workspace_mb=cfg.workspace_mb, dla_core=cfg.dla_core,
                             timing_cache=cfg.timing_cache or str(Path(cfg.engine_dir) / "timing.cache"))
-        onnx_for_build = report.artefacts[top]
-        if top == "fp16" and int(report.tensorrt.split(".")[0]) < 11:
-            onnx_for_build = report.artefacts["fp32"]  # TensorRT 10: FP32 graph + FP16 builder flag
-        st.path = build_engine(onnx_for_build, ecfg)
+        # the FP16 engine comes from the validated *_fp16.onnx (strongly typed, the default from TensorRT 10.12;
+        # earlier 10.x builds the same graph with its FP32 islands pinned): never the FP32 graph + a flag
+        st.path = build_engine(report.artefacts[top], ecfg)
         st.note = f"TensorRT {report.tensorrt}"
         report.engines.append(st.path)

@@ -14,31 +14,115 @@ from edgefuse.errors import ConfigError, EngineBuildError
 from edgefuse.export._io import sha256_file
 from edgefuse.export.config import Precision
 
-FP32, FP16, QDQ = GraphPrecision(False, False), GraphPrecision(False, True), GraphPrecision(True, False)
+STATIC = (("vis", (1, 3, 64, 64)), ("ir", (1, 1, 64, 64)))
+DYN = (("vis", (1, 3, -1, -1)), ("ir", (1, 1, -1, -1)))
+FP32, FP16, QDQ = GraphPrecision(False, False, STATIC), GraphPrecision(False, True, STATIC), GraphPrecision(True, False, STATIC)
+VERSIONS = ("10.3", "10.9", "10.12", "11.4")
 
 
-def test_trt10_uses_builder_flags():
-    assert plan_build(Precision.FP16, FP32, 10, None).flags == ["FP16"]
-    plan = plan_build(Precision.INT8, QDQ, 10, None)
-    assert not plan.strongly_typed and plan.flags == ["INT8", "FP16"] and plan.pin_fp32
-    assert plan_build(Precision.FP32, FP32, 10, None).flags == []
+def _plan(precision, graph, version, doc=None, **cfg):
+    return plan_build(EngineConfig(precision=precision, **cfg), graph, version, doc)
 
 
-def test_trt11_is_strongly_typed_from_the_graph():
-    assert plan_build(Precision.FP16, FP16, 11, None).strongly_typed
-    assert plan_build(Precision.INT8, QDQ, 11, None).flags == ["STRONGLY_TYPED"]
+def test_trt10_before_10_12_uses_builder_flags_and_pins_the_fp16_islands():
+    doc = {"fp16": {"kept_fp32_nodes": ["/blk/Pow", "/blk/Div_3"]}}
+    plan = _plan("fp16", FP32, "10.3", doc)
+    assert not plan.strongly_typed and plan.flags == ["FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert plan.pin_layer_types == ["NORMALIZATION", "SOFTMAX", "REDUCE"]
+    assert plan.pin_layer_names == ["/blk/Pow", "/blk/Div_3"]  # what the validated FP16 ONNX kept FP32
+    int8 = _plan("int8", QDQ, "10.9", {"int8": {"kept_fp32_nodes": ["/conv0/Conv"]}})
+    assert int8.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"] and int8.pin_layer_names == ["/conv0/Conv"]
+    assert any("may run FP16" in n for n in int8.notes)  # the INT8 search's PSNR is not this engine's
+    assert _plan("fp32", FP32, "10.3").flags == []
+
+
+@pytest.mark.parametrize("version", ["10.12", "10.16", "11.1", "11.4"])
+def test_from_10_12_fp16_is_strongly_typed_from_the_fp16_graph(version):
+    plan = _plan("fp16", FP16, version)
+    assert plan.strongly_typed and plan.network_flags == ["STRONGLY_TYPED"] and plan.flags == []
+    assert not plan.pin_fp32 and plan.high_precision == "fp16"
     with pytest.raises(ConfigError, match="_fp16.onnx"):
-        plan_build(Precision.FP16, FP32, 11, None)
+        _plan("fp16", FP32, version)
+
+
+def test_weak_typing_is_opt_in_on_10_12_and_refused_on_11():
+    plan = _plan("fp16", FP32, "10.12", strongly_typed=False)
+    assert plan.flags[0] == "FP16" and any("deprecated since TensorRT 10.12" in n for n in plan.notes)
     with pytest.raises(ConfigError, match="strongly typed networks only"):
-        plan_build(Precision.FP16, FP16, 11, False)
-    assert plan_build(Precision.FP16, FP16, 10, True).strongly_typed  # opt-in on TensorRT 10
+        _plan("fp16", FP16, "11.4", strongly_typed=False)
+    assert _plan("fp16", FP16, "10.3").strongly_typed  # the FP16 graph is built as it is on 10.3 too
 
 
-def test_int8_needs_qdq_and_qdq_needs_int8():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_int8_needs_qdq_and_qdq_needs_int8(version):
     with pytest.raises(ConfigError, match="Q/DQ graph"):
-        plan_build(Precision.INT8, FP32, 10, None)
+        _plan("int8", FP32, version)
     with pytest.raises(ConfigError, match="--precision int8"):
-        plan_build(Precision.FP16, QDQ, 10, None)
+        _plan("fp16", QDQ, version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("strong", [None, True, False])
+def test_fp32_from_an_fp16_graph_is_refused_in_either_typing(version, strong):
+    if strong is False and version.startswith("11"):
+        pytest.skip("weak typing does not exist on 11")
+    with pytest.raises(ConfigError, match="this graph is FP16"):
+        _plan("fp32", FP16, version, strongly_typed=strong)
+
+
+def test_strong_int8_says_what_runs_outside_the_qdq_pairs():
+    plan = _plan("int8", QDQ, "11.4")
+    assert plan.strongly_typed and plan.high_precision == "fp32" and any("runs FP32" in n for n in plan.notes)
+
+
+def test_profile_from_the_onnx_sidecar_and_the_size_rule():
+    dyn = GraphPrecision(False, True, DYN)
+    doc = {"shapes": {"min": [256, 320], "opt": [512, 640], "max": [1088, 1920]}, "size_rule": {"multiple": 64}}
+    plan = _plan("fp16", dyn, "10.12", doc)
+    assert plan.profiles == [{"vis": {"min": [1, 3, 256, 320], "opt": [1, 3, 512, 640], "max": [1, 3, 1088, 1920]},
+                              "ir": {"min": [1, 1, 256, 320], "opt": [1, 1, 512, 640], "max": [1, 1, 1088, 1920]}}]
+    assert plan.size_multiple == 64 and plan.static_shapes is None
+    with pytest.raises(ConfigError, match="multiples of 64"):
+        _plan("fp16", dyn, "10.12", doc, profile="256x320:480x640:1088x1920")
+    with pytest.raises(ConfigError, match="--profile MIN:OPT:MAX"):
+        _plan("fp16", dyn, "10.12")
+    with pytest.raises(ConfigError, match="static shapes"):
+        _plan("fp16", FP16, "10.12", profile="64x64:64x64:64x64")
+
+
+def test_dla_needs_a_static_profile_and_a_version_with_dla():
+    dyn = GraphPrecision(False, True, DYN)
+    with pytest.raises(ConfigError, match="min = opt = max"):
+        _plan("fp16", dyn, "10.3", dla_core=0, profile="256x320:480x640:720x1280")
+    plan = _plan("fp16", dyn, "10.3", dla_core=0, profile="480x640:480x640:480x640")
+    assert plan.dla_core == 0 and "GPU_FALLBACK" in plan.flags
+    with pytest.raises(ConfigError, match="no DLA support"):
+        _plan("fp16", FP16, "11.1", dla_core=0)
+    assert _plan("fp16", FP16, "11.4", dla_core=0).dla_core == 0
+    with pytest.raises(ConfigError, match="GPU only"):
+        _plan("fp16", FP16, "10.9", dla_core=0, hardware_compat="ampere_plus")
+
+
+def test_same_compute_capability_exists_from_10_9():
+    with pytest.raises(ConfigError, match="10.9 or newer"):
+        _plan("fp16", FP16, "10.3", hardware_compat="same_compute_capability")
+    for version in ("10.9", "10.12", "11.4"):
+        assert _plan("fp16", FP16, version, hardware_compat="same_compute_capability").hardware_compat
+    assert _plan("fp16", FP16, "10.3", hardware_compat="ampere_plus").hardware_compat == "ampere_plus"
+
+
+def test_timing_cache_handling_is_planned(tmp_path):
+    cache = tmp_path / "t.cache"
+    assert _plan("fp16", FP16, "10.12", timing_cache=str(cache)).timing_cache["read"] is False
+    cache.write_bytes(b"x")
+    tc = _plan("fp16", FP16, "10.12", timing_cache=str(cache)).timing_cache
+    assert tc["read"] and tc["on_mismatch"].startswith("refuse")
+    assert _plan("fp16", FP16, "10.12").timing_cache is None
+
+
+def test_a_bad_version_string_is_a_config_error():
+    with pytest.raises(ConfigError, match="not a TensorRT version"):
+        _plan("fp16", FP16, "ten")
 
 
 def test_engine_config_checks():
@@ -61,8 +145,8 @@ def test_graph_precision_of_exported_graphs(tmp_path):
         save(helper.make_model(g), str(path))
         return path
 
-    assert graph_precision(graph("Cast", to=TensorProto.FLOAT16)) == GraphPrecision(False, True)
-    assert graph_precision(graph("Relu")) == GraphPrecision(False, False)
+    assert graph_precision(graph("Cast", to=TensorProto.FLOAT16)) == GraphPrecision(False, True, (("x", (1,)),))
+    assert graph_precision(graph("Relu")) == GraphPrecision(False, False, (("x", (1,)),))
 
 
 def _fake_plan(tmp_path: Path, **fields) -> Path:
@@ -91,8 +175,19 @@ def test_guard_refuses_another_tensorrt_version(tmp_path):
 def test_guard_refuses_another_gpu(tmp_path):
     with pytest.raises(EngineBuildError, match="built for Orin .*8.7.*RTX 4090 .*8.9"):
         check_engine(_fake_plan(tmp_path), "10.3.0", {"name": "RTX 4090", "compute_capability": "8.9"})
-    plan = _fake_plan(tmp_path, hardware_compat="ampere_plus")
+    plan = _fake_plan(tmp_path, hardware_compat="ampere_plus", hardware_compat_applied=True)
     check_engine(plan, "10.3.0", {"name": "RTX 4090", "compute_capability": "8.9"})
+
+
+def test_guard_checks_the_gpu_name_unless_the_level_was_really_set(tmp_path):
+    other = {"name": "Orin NX", "compute_capability": "8.7"}
+    with pytest.raises(EngineBuildError, match="built for Orin"):  # a sidecar from before the level was set
+        check_engine(_fake_plan(tmp_path, hardware_compat="same_compute_capability", tensorrt="10.9.0"), "10.9.0", other)
+    plan = _fake_plan(tmp_path, hardware_compat="same_compute_capability", hardware_compat_applied=True,
+                      tensorrt="10.9.0")
+    assert check_engine(plan, "10.9.0", other)
+    with pytest.raises(EngineBuildError, match="built for Orin"):
+        check_engine(plan, "10.9.0", {"name": "RTX 4090", "compute_capability": "8.9"})
 
 
 def test_guard_refuses_missing_sidecar_and_replaced_plan(tmp_path):

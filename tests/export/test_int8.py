@@ -126,3 +126,48 @@ def test_exact_ranking_measures_each_node(fp32_path, calib_frames, tmp_path):
     assert sorted(gains) == sorted(names)
     assert list(gains.values()) == sorted(gains.values(), reverse=True)
     assert not list(tmp_path.glob(".*probe*"))
+
+
+def _matmul_graph(path):
+    """x (2,5,8) @ W3 (2,8,4) -> @ W2 (4,6): a 3-D (batched) and a 2-D MatMul weight."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    w3 = numpy_helper.from_array(rng.standard_normal((2, 8, 4)).astype(np.float32), "w3")
+    w2 = numpy_helper.from_array(rng.standard_normal((4, 6)).astype(np.float32), "w2")
+    nodes = [helper.make_node("MatMul", ["x", "w3"], ["h"], name="mm3"),
+             helper.make_node("MatMul", ["h", "w2"], ["y"], name="mm2")]
+    g = helper.make_graph(nodes, "mm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 6])], [w3, w2])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_matmul_weights_are_quantized_along_their_output_channels(tmp_path):
+    src = _matmul_graph(tmp_path / "mm.onnx")
+    rng = np.random.default_rng(1)
+    feeds = [{"x": rng.standard_normal((2, 5, 8)).astype(np.float32)} for _ in range(4)]
+    int8_mod.quantize(src, tmp_path / "mm_int8.onnx", feeds)
+    rows = {r["node"]: r for r in int8_mod.weight_axes(tmp_path / "mm_int8.onnx")}
+    assert set(rows) == {"mm3", "mm2"}
+    assert rows["mm3"]["shape"] == [2, 8, 4] and rows["mm3"]["axis"] == 2  # N, not K (axis 1)
+    assert rows["mm2"]["shape"] == [4, 6] and rows["mm2"]["axis"] == 1
+    assert all(r["axis"] == r["output_axis"] for r in rows.values())
+    model = onnx.load(str(tmp_path / "mm_int8.onnx"))
+    scales = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    dq3 = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0].startswith("w3"))
+    assert scales[dq3.input[1]].shape == (4,)  # one scale per output channel
+
+
+@pytest.mark.slow
+def test_dtpf_student_int8_matmuls_use_the_output_channel_axis(tmp_path, shared_data):
+    """dtpf_student at 64x64, calibrated on four MSRS *train* pairs: every quantized weight's axis."""
+    from edgefuse.models import create_model
+
+    model = create_model("dtpf_student").eval()
+    src = export_onnx(model, tmp_path / "d.onnx", 64, 64)
+    frames = CalibrationSet.open(shared_data / "msrs" / "train").frames((64, 64), 4, seed=0)
+    int8_mod.quantize(src, tmp_path / "d_int8.onnx", frames)
+    rows = int8_mod.weight_axes(tmp_path / "d_int8.onnx")
+    matmuls = [r for r in rows if r["op"] == "MatMul"]
+    assert matmuls and all(r["axis"] == r["output_axis"] for r in rows)
