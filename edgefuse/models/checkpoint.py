@@ -20,7 +20,7 @@ from torch import nn
 
 from edgefuse.files import file_sha256  # noqa: F401  (re-exported: callers import it from here)
 
-from edgefuse.data.images import write_bytes_atomic
+from edgefuse.files import write_bytes_atomic
 from edgefuse.errors import CheckpointError
 from edgefuse.models.profile import count_params
 from edgefuse.models.registry import MODELS, create_model
@@ -120,3 +120,67 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) ->
                 parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
         raise CheckpointError(f"weights in {path} do not fit the architecture in its card: {'; '.join(parts)}")
     model.load_state_dict(state)
+
+
+# ----------------------------------------------------------------------------- training state (last.pt)
+_RESUME_HINT = "pass --no-resume to start over, or delete the file"
+
+
+def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
+    """Write a training state (``last.pt``) atomically: serialised in memory, then one checked write.
+
+    Only what :func:`load_state` reads back with ``weights_only=True`` may be in ``state``:
+    tensors, numbers, strings, None and lists/tuples/dicts of them. A full disk or a folder
+    without write permission raises a one-line :class:`~edgefuse.errors.OutputError`, leaves no
+    temporary file and keeps the previous file.
+    """
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return write_bytes_atomic(Path(path), buf.getbuffer())
+
+
+def load_state(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a training state written by :func:`save_state`, never running pickled code.
+
+    ``torch.load(weights_only=True)`` refuses any object but tensors and plain containers, so a
+    swapped file cannot execute anything. Every failure (missing, empty, truncated, not a torch
+    file, refused objects, missing keys) is one :class:`CheckpointError` line that names the fix.
+    """
+    p = Path(path)
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001  - zip, pickle, EOF, OS and torch errors alike
+        raise CheckpointError(f"cannot resume from {p}: {_first_line(e)}; {_RESUME_HINT}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"cannot resume from {p}: it holds a {type(state).__name__}, not a training "
+                              f"state; {_RESUME_HINT}")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise CheckpointError(f"cannot resume from {p}: no {', '.join(missing)} in it; {_RESUME_HINT}")
+    return state
+
+
+class resume_errors:  # noqa: N801  - used as a context manager, reads as a phrase
+    """Turn a state that does not fit the model/optimizer (shapes, keys, types) into one CheckpointError."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: Any) -> bool:
+        if e is None or isinstance(e, CheckpointError) or not isinstance(e, Exception):
+            return False
+        if isinstance(e, (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError)):
+            raise CheckpointError(f"cannot resume from {self.path}: it does not fit this run "
+                                  f"({type(e).__name__}: {_first_line(e)}); {_RESUME_HINT}") from None
+        return False
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
