@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from edgefuse.errors import ConfigError, reject_unknown
+from edgefuse.secrets import redact_obj
 
 MODES = ("teacher", "student", "distill")
 TASKS = ("ivf", "medical")
@@ -62,6 +63,7 @@ class TrainConfig:
     text_encoder: str = "minilm"
     annotator: str = "rules"
     vlm_model: str = "qwen2-vl"
+    vlm_timeout: float = 60.0  # seconds for each whole VLM request (connect, headers, answer)
     # distillation
     teacher: str | None = None
     w_feat: float = 0.1
@@ -81,6 +83,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_minutes < 0:
             raise ConfigError(f"max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
+        if not self.vlm_timeout > 0:
+            raise ConfigError(f"vlm_timeout must be > 0 seconds, got {self.vlm_timeout}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not self.data:
@@ -115,4 +119,4 @@ class TrainConfig:
         return d
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return yaml.safe_dump(redact_obj(self.to_dict()), sort_keys=False)  # stored: no URL passwords

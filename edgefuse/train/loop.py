@@ -121,7 +121,7 @@ class Trainer:
             return
         from edgefuse.train.text_setup import PromptBank, annotate_roots
 
-        self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model)
+        self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model, cfg.vlm_timeout)
         self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache")
         self.prompts.prepare(list(self.events.values()))
         self.text_encoder_name = encoder_name
