@@ -145,3 +145,32 @@ def write_text_atomic(path: str | os.PathLike[str], text: str,
                       inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """UTF-8 ``text`` to ``path`` atomically (:func:`write_bytes_atomic`)."""
     return write_bytes_atomic(path, text.encode("utf-8"), inputs)
+
+
+@contextlib.contextmanager
+def staged_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder inside ``final``; on success move everything in it into ``final``.
+
+    For runs that write several files that belong together (an export's ONNX files, sidecars and
+    manifest): a failure anywhere leaves the previous run's files exactly as they were, and the
+    temporary folder is removed. Files are moved with ``os.replace`` (same file system: no copy).
+    """
+    import shutil
+
+    final_p = Path(final)
+    _make_parent(final_p)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".staged-", dir=final_p))
+    except OSError as e:
+        raise _write_error(final_p, e, "write into") from e
+    try:
+        yield stage
+        try:
+            for src in sorted(p for p in stage.rglob("*") if p.is_file()):
+                dst = final_p / src.relative_to(stage)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+        except OSError as e:
+            raise _write_error(final_p, e, "move the new files into") from e
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

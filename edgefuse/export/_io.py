@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -88,9 +89,12 @@ class StageResult:
     note: str = ""
     ok: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    known_size: int | None = None  # set when ``path`` names where a staged file will be, not where it is
 
     @property
     def size(self) -> int | None:
+        if self.known_size is not None:
+            return self.known_size
         return self.path.stat().st_size if self.path is not None and self.path.is_file() else None
 
     def line(self) -> str:
@@ -105,6 +109,20 @@ class StageResult:
 
 
 StageCallback = Callable[[StageResult], None]
+
+
+def shown_from_staging(on_stage: StageCallback | None, staging: Path, final: Path) -> StageCallback | None:
+    """Wrap ``on_stage`` so results name the final path of a staged file (with the staged file's size)."""
+    if on_stage is None:
+        return None
+
+    def show(result: StageResult) -> None:
+        p = result.path
+        if p is not None and staging in p.parents:
+            result = dataclasses.replace(result, path=final / p.relative_to(staging), known_size=result.size)
+        on_stage(result)
+
+    return show
 
 
 @contextlib.contextmanager
