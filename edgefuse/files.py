@@ -174,3 +174,26 @@ def staged_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
             raise _write_error(final_p, e, "move the new files into") from e
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def check_output_path(path: str | os.PathLike[str], option: str, suffixes: Iterable[str] = ()) -> Path:
+    """Check, before any work, that ``path`` can become an output file; create nothing.
+
+    Raises:
+        ConfigError: ``path`` is a folder, has a suffix not in ``suffixes``, or its nearest existing
+            parent is a file or not writable.
+    """
+    p = Path(path)
+    allowed = tuple(s.lower() for s in suffixes)
+    if allowed and p.suffix.lower() not in allowed:
+        raise ConfigError(f"{option} {p}: unknown suffix {p.suffix!r}; use one of {', '.join(allowed)}")
+    if p.is_dir():
+        raise ConfigError(f"{option} {p} is a folder; give a file name such as {p / ('out' + (allowed or ('.txt',))[0])}")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {p}: {parent} is a file, not a folder; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {p}: {parent} is not writable; choose another path")
+    return p

@@ -71,8 +71,15 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"no model card {cp} beside {path}; a checkpoint is a .safetensors + .json pair")
     try:
         doc = json.loads(cp.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"model card {cp} is not valid JSON ({e}); restore it from the release") from e
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as e:
+        raise CheckpointError(f"model card {cp} is not valid JSON ({str(e)[:120]}); restore it from the release") from None
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"model card {cp} holds a JSON {type(doc).__name__}, not an object; restore it from the release")
+    if not isinstance(doc.get("config", {}), dict):
+        raise CheckpointError(f"model card {cp}: 'config' must be a mapping of constructor options, "
+                              f"not {type(doc['config']).__name__}")
+    if not isinstance(doc.get("architecture", ""), str):
+        raise CheckpointError(f"model card {cp}: 'architecture' must be a name, not {doc['architecture']!r}")
     if doc.get("format") != FORMAT or "architecture" not in doc:
         raise CheckpointError(f"{cp} is not an edgefuse model card (format {doc.get('format')!r}, expected {FORMAT!r})")
     return doc
@@ -103,9 +110,29 @@ def load_checkpoint(
         state = load_file(str(p), device=map_location)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"cannot read weights from {p}: {e}") from e
-    model = create_model(arch, **card.get("config", {}))
+    model = _build_from_card(arch, card, p)
     _load_state(model, state, p)
     return model.eval(), card
+
+
+MAX_PARAMS = 500_000_000
+
+
+def _build_from_card(arch: str, card: dict[str, Any], path: Path) -> nn.Module:
+    """The card's model, after sizing it on the meta device (no memory): absurd or wrong configs are refused."""
+    config = card.get("config", {})
+    try:
+        with torch.device("meta"):
+            params = count_params(create_model(arch, **config))
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001  - a constructor rejecting a wrong type or value
+        raise CheckpointError(f"the card of {path} has a config the {arch!r} model does not take "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    if params > MAX_PARAMS:
+        raise CheckpointError(f"the card of {path} describes a {arch} model of {params:,} parameters "
+                              f"(more than {MAX_PARAMS:,}); the card is corrupt or not an edgefuse model")
+    return create_model(arch, **config)
 
 
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError, reject_unknown
 from edgefuse.secrets import redact_obj
 
@@ -78,9 +79,14 @@ class TrainConfig:
             raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.mode == "distill" and not self.teacher:
             raise ConfigError("mode 'distill' needs a teacher checkpoint: --teacher runs/teacher/model.safetensors")
-        for name in ("iters", "batch", "crop", "ckpt_every", "val_every"):
+        for name in ("iters", "batch", "crop", "ckpt_every", "val_every", "val_pairs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("workers", "threads", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.holdout < 1:
+            raise ConfigError(f"holdout must be a fraction in (0, 1), got {self.holdout}")
         if self.max_minutes < 0:
             raise ConfigError(f"max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
         if not self.vlm_timeout > 0:
@@ -96,6 +102,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a mapping; unknown keys raise with a did-you-mean."""
         reject_unknown(values, [f.name for f in dataclasses.fields(cls)], "training")
+        check_field_types(cls, values, "training")
         vals = dict(values)
         if "data" in vals and isinstance(vals["data"], (list, tuple, str)):
             vals["data"] = (vals["data"],) if isinstance(vals["data"], str) else tuple(vals["data"])

@@ -206,6 +206,10 @@ class PairedCropDataset(Dataset):
         self.epoch = 0
         records = load_records(roots, part, holdout_fraction, allow_test, events, sixteen_bit)
         ch, cw = self.crop
+        if records and not any(2 * r.ir.shape[0] >= ch and 2 * r.ir.shape[1] >= cw for r in records):
+            h, w = max((r.ir.shape[:2] for r in records), key=lambda s: s[0] * s[1])
+            raise ConfigError(f"crop {ch}x{cw} is more than twice every training image (the largest is {w}x{h}): "
+                              f"crops would be mostly mirrored padding; pass a --crop of at most {2 * min(h, w)}")
         self._records = [
             _Record(r.root, r.name, _pad_to(r.ir, ch, cw), _pad_to(r.vis, ch, cw), r.events, r.has_events)
             for r in records
