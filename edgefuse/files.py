@@ -43,14 +43,14 @@ def refuse_inputs(target: str | os.PathLike[str], inputs: Iterable[str | os.Path
     Compared by resolved path and, for files that exist, by device and inode (hard links).
     """
     t = Path(target)
-    t_res = t.resolve()
+    t_res = _resolved(t)
     try:
         t_stat: os.stat_result | None = t.stat()
     except OSError:
         t_stat = None
     for src in inputs:
         s = Path(src)
-        same = s.resolve() == t_res
+        same = _resolved(s) == t_res
         if not same and t_stat is not None:
             with contextlib.suppress(OSError):
                 st = s.stat()
@@ -58,6 +58,13 @@ def refuse_inputs(target: str | os.PathLike[str], inputs: Iterable[str | os.Path
         if same:
             raise ConfigError(f"output {t} is the input file {s}: writing it would destroy the input; "
                               "choose another output name or folder")
+
+
+def _resolved(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare as given
+        return p.absolute()
 
 
 def _make_parent(parent: Path) -> None:

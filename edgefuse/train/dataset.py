@@ -53,7 +53,11 @@ def check_not_test(root: PathLike, allow_test: bool = False) -> Path:
     path = Path(root)
     if allow_test:
         return path
-    for parts in (path.parts, path.resolve().parts):
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise DataError(f"data folder {path} cannot be opened: {e}") from None
+    for parts in (path.parts, resolved.parts):
         if any(p.lower() == "test" for p in parts):
             raise ConfigError(
                 f"refusing to train or validate on {path}: its path contains a 'test' folder (a held-out "
