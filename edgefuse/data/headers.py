@@ -116,6 +116,8 @@ def scan_ended_early(img: np.ndarray, frame: JpegFrame) -> bool:
     appended end-of-image marker), libjpeg warns and leaves the remaining blocks without
     coefficients: exactly mid-grey (128) in every channel. So the tell is a last MCU row whose
     bottom pixel row and bottom-right MCU are all exactly 128 while the image above is not flat.
+    A genuine JPEG whose last MCU row is exactly mid-grey cannot be told apart and is refused too
+    (no such file among the 442 JPEGs of the shared benchmark data).
     """
     h, w = img.shape[:2]
     if h < 2 or w < 1:
