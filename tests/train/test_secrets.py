@@ -44,3 +44,18 @@ def test_annotator_password_is_stored_nowhere(tmp_path, monkeypatch, caplog):
     assert leaks == []
     assert "alice:***@" in (out / "model.json").read_text()
     assert "alice:***@" in (out / "resolved_config.yaml").read_text()
+
+
+def test_card_command_and_state_config_are_redacted(tmp_path):
+    from edgefuse.train.config import TrainConfig
+    from edgefuse.train.loop import Trainer
+
+    url = f"http://alice:{SECRET}@10.0.0.1:8000/v1"
+    data = write_pair_dataset(tmp_path / "train", ["a", "b", "c"], h=40, w=48)
+    cfg = TrainConfig(mode="student", data=(str(data),), annotator=url, iters=1, batch=2, crop=32, device="cpu",
+                      out=str(tmp_path / "run"))
+    trainer = Trainer(cfg, command=f"edgefuse train --annotator {url} --data {data}")
+    card, state = trainer.card({}), trainer._state()
+    assert SECRET not in repr(card) and "alice:***@10.0.0.1" in card["training"]["command"]
+    assert SECRET not in repr(state["config"]) and SECRET not in cfg.to_yaml()
+    assert trainer.cfg.annotator == url  # the real value stays in memory for the requests
