@@ -320,33 +320,51 @@ def stage_report(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200))  # BGR per arm
+
+
 def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
-    import matplotlib
+    """Bars of VIF and Qabf per degradation type per arm (seed mean, whisker = seed std), drawn with OpenCV."""
+    import cv2
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-    for ax, metric in zip(axes, ("VIF", "Qabf")):
-        types: list[str] = []
-        for name in TEST_SETS:
-            types += [r["type"] for r in evals[(ARMS[0], args.seeds[0])]["sets"][f"{name}/suite/right"]]
-        types = sorted(set(types))
-        width = 0.8 / len(ARMS)
-        for k, arm in enumerate(ARMS):
-            means, errs = [], []
+    types = sorted({r["type"] for name in TEST_SETS for r in evals[(ARMS[0], args.seeds[0])]["sets"][f"{name}/suite/right"]})
+    panels = []
+    for metric in ("VIF", "Qabf"):
+        vals = {}
+        for arm in ARMS:
             for t in types:
                 per_seed = [np.mean([r[metric] for name in TEST_SETS
                                      for r in evals[(arm, s)]["sets"][f"{name}/suite/right"] if r["type"] == t])
                             for s in args.seeds]
-                means.append(np.mean(per_seed))
-                errs.append(np.std(per_seed, ddof=1) if len(per_seed) > 1 else 0)
-            ax.bar(np.arange(len(types)) + k * width, means, width, yerr=errs, label=arm, capsize=2)
-        ax.set_xticks(np.arange(len(types)) + 0.4 - width / 2, types, rotation=20)
-        ax.set_title(f"{metric} vs clean sources (msrs + roadscene test suites)")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+                vals[(arm, t)] = (float(np.mean(per_seed)), float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0)
+        top = max(m + e for m, e in vals.values()) * 1.1
+        h, w, left, bottom = 360, 720, 50, 60
+        img = np.full((h, w, 3), 255, np.uint8)
+        group = (w - left - 10) / len(types)
+        bar = group * 0.8 / len(ARMS)
+        for gi, t in enumerate(types):
+            for ai, arm in enumerate(ARMS):
+                m, e = vals[(arm, t)]
+                x0 = int(left + gi * group + group * 0.1 + ai * bar)
+                y = lambda v: int(h - bottom - (h - bottom - 30) * v / top)  # noqa: E731
+                cv2.rectangle(img, (x0, y(m)), (int(x0 + bar) - 1, h - bottom), COLOURS[ai], -1)
+                xm = int(x0 + bar / 2)
+                cv2.line(img, (xm, y(m - e)), (xm, y(m + e)), (0, 0, 0), 1)
+            cv2.putText(img, t, (int(left + gi * group + 4), h - bottom + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
+                        (0, 0, 0), 1, cv2.LINE_AA)
+        for k in range(5):
+            v = top * k / 5
+            yy = int(h - bottom - (h - bottom - 30) * v / top)
+            cv2.line(img, (left - 4, yy), (w - 10, yy), (225, 225, 225), 1)
+            cv2.putText(img, f"{v:.2f}", (4, yy + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{metric} vs the clean sources (msrs + roadscene test suites; mean of seeds, bar = std)",
+                    (left, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        for ai, arm in enumerate(ARMS):
+            x = left + ai * 135
+            cv2.rectangle(img, (x, h - 24), (x + 12, h - 12), COLOURS[ai], -1)
+            cv2.putText(img, arm, (x + 16, h - 13), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
+        panels.append(img)
+    cv2.imwrite(str(path), np.concatenate(panels, axis=0))
 
 
 def main() -> None:
