@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,3 +369,74 @@ def quantize_int8(
     result.target_met = result.psnr_db >= psnr_target
     logger.debug("INT8 %s: %.2f dB with %d nodes in FP32", dst, result.psnr_db, len(result.kept_fp32))
     return result
+
+
+# ONNX opset 19 is the first whose QuantizeLinear takes a float16 x / y_scale and whose DequantizeLinear
+# returns float16 (its output type is the scale's); opset 13-18 Q/DQ are float32 only.
+FP16_QDQ_OPSET = 19
+
+
+def _qdq_feeding_only(model: Any, kept: set[str]) -> set[str]:
+    """Q/DQ nodes whose every (transitive, through Q -> DQ) consumer is a kept-FP32 node: they stay FP32 too.
+
+    A kept node's quantized inputs then arrive through an FP32 Q/DQ pair (an FP16 tensor is cast to FP32
+    before its QuantizeLinear), never through a Cast between a DequantizeLinear and its consumer.
+    """
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    dqs = {n.name for n in model.graph.node if n.op_type == "DequantizeLinear"
+           and consumers.get(n.output[0]) and all(c.name in kept for c in consumers[n.output[0]])}
+    qs = {n.name for n in model.graph.node if n.op_type == "QuantizeLinear"
+          and consumers.get(n.output[0]) and all(c.name in dqs for c in consumers[n.output[0]])}
+    return dqs | qs
+
+
+def to_fp16_qdq(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], keep_fp32: Sequence[str] = (),
+) -> Path:
+    """Write the FP16 Q/DQ graph of an INT8 Q/DQ graph: FP16 outside the Q/DQ pairs, FP32 I/O.
+
+    NVIDIA's explicit-quantization recipe for strongly typed TensorRT uses FP16 as the high-precision
+    type around Q/DQ (TensorRT Model Optimizer: ``modelopt.onnx.quantization.quantize(...,
+    high_precision_dtype="fp16")``, its default). The graph is moved to opset 19 (ONNX's version
+    converter), where Q/DQ take FP16 scales: activation QuantizeLinear x and y_scale are FP16,
+    every DequantizeLinear (activations and per-channel weights, axes unchanged) returns FP16.
+    Kept FP32, with Casts around them: ``keep_fp32`` (the FP16 export's kept nodes, the nodes the
+    INT8 search kept out of INT8), the FP16 pass's fragile op types, and the Q/DQ pairs that feed
+    only kept nodes (FP32 scales there).
+    """
+    import onnx
+    from onnx import version_converter
+
+    from edgefuse.export.fp16 import block_ops
+
+    try:
+        from onnxconverter_common import float16
+    except ImportError as e:
+        from edgefuse.errors import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            "the FP16 Q/DQ graph needs onnxconverter-common: pip install 'edgefuse[export]'") from e
+    model = onnx.load(str(src))
+    try:
+        opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=FP16_QDQ_OPSET)
+        if opset < FP16_QDQ_OPSET:
+            model = version_converter.convert_version(model, FP16_QDQ_OPSET)
+        names = {n.name for n in model.graph.node}
+        kept = {n for n in keep_fp32 if n in names}
+        kept |= {n.name for n in model.graph.node if n.op_type in block_ops(float16)}
+        kept |= _qdq_feeding_only(model, kept)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "number X will be truncated": eps constants, expected
+            converted = float16.convert_float_to_float16(
+                model, keep_io_types=True, op_block_list=block_ops(float16), node_block_list=sorted(kept),
+                max_finite_val=65504.0,
+            )
+        onnx.checker.check_model(converted)
+    except Exception as e:
+        raise ExportError(f"FP16 Q/DQ conversion of {src} failed: {e}") from e
+    with atomic_path(dst) as tmp:
+        onnx.save(converted, str(tmp))
+    return Path(dst)
