@@ -31,6 +31,7 @@ GATES: dict[str, tuple[str, str, float]] = {
     "fp32": ("max_abs_err", "<=", 1e-4),
     "fp16": ("psnr_db", ">=", 40.0),
     "int8": ("psnr_db", ">=", 30.0),
+    "int8_fp16": ("psnr_db", ">=", 30.0),  # the FP16 Q/DQ graph (FP16 outside the Q/DQ pairs)
 }
 NR_METRICS = ("VIF", "Qabf")
 

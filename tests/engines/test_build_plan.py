@@ -32,7 +32,7 @@ def test_trt10_before_10_12_uses_builder_flags_and_pins_the_fp16_islands():
     assert plan.pin_layer_names == ["/blk/Pow", "/blk/Div_3"]  # what the validated FP16 ONNX kept FP32
     int8 = _plan("int8", QDQ, "10.9", {"int8": {"kept_fp32_nodes": ["/conv0/Conv"]}})
     assert int8.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"] and int8.pin_layer_names == ["/conv0/Conv"]
-    assert any("may run FP16" in n for n in int8.notes)  # the INT8 search's PSNR is not this engine's
+    assert any("may run FP16" in n for n in int8.notes)  # and which graph the sidecar's PSNR is of
     assert _plan("fp32", FP32, "10.3").flags == []
 
 
@@ -70,9 +70,39 @@ def test_fp32_from_an_fp16_graph_is_refused_in_either_typing(version, strong):
         _plan("fp32", FP16, version, strongly_typed=strong)
 
 
-def test_strong_int8_says_what_runs_outside_the_qdq_pairs():
-    plan = _plan("int8", QDQ, "11.4")
-    assert plan.strongly_typed and plan.high_precision == "fp32" and any("runs FP32" in n for n in plan.notes)
+QDQ16 = GraphPrecision(True, True, STATIC)  # the FP16 Q/DQ graph (*_int8_fp16.onnx)
+
+
+@pytest.mark.parametrize("version", ["10.12", "11.4"])
+def test_strong_int8_runs_fp16_outside_the_qdq_pairs(version):
+    plan = _plan("int8", QDQ16, version)
+    assert plan.strongly_typed and plan.network_flags == ["STRONGLY_TYPED"] and plan.flags == []
+    assert plan.high_precision == "fp16" and not plan.pin_fp32  # the graph's own FP32 islands run as typed
+    with pytest.raises(ConfigError, match="_int8_fp16.onnx.*--int8-high-precision fp32"):
+        _plan("int8", QDQ, version)  # FP32 elsewhere is not the default
+    fp32 = _plan("int8", QDQ, version, int8_high_precision="fp32")
+    assert fp32.strongly_typed and fp32.high_precision == "fp32" and any("runs FP32" in n for n in fp32.notes)
+    with pytest.raises(ConfigError, match="FP16 outside the Q/DQ pairs"):
+        _plan("int8", QDQ16, version, int8_high_precision="fp32")
+
+
+def test_trt10_3_int8_weak_flags_pin_both_exports_islands_and_say_what_the_search_scored():
+    doc = {"fp16": {"kept_fp32_nodes": ["/blk/Div_3"]},
+           "int8": {"kept_fp32_nodes": ["/conv0/Conv"], "scored_graph": "m_int8_fp16.onnx"}}
+    plan = _plan("int8", QDQ, "10.3", doc)
+    assert not plan.strongly_typed and plan.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert plan.high_precision == "fp16" and plan.pin_layer_names == ["/blk/Div_3", "/conv0/Conv"]
+    assert any("scored that graph (m_int8_fp16.onnx" in n for n in plan.notes)
+    old = _plan("int8", QDQ, "10.3", {"int8": {"kept_fp32_nodes": []}})
+    assert any("FP32-elsewhere graph" in n and "re-export" in n for n in old.notes)
+    fp32 = _plan("int8", QDQ, "10.3", doc, int8_high_precision="fp32")
+    assert fp32.flags == ["INT8"] and fp32.high_precision == "fp32" and not fp32.pin_fp32
+    strong = _plan("int8", QDQ16, "10.3")  # the FP16 Q/DQ graph carries its types: strongly typed on 10.3 too
+    assert strong.strongly_typed and strong.high_precision == "fp16"
+    with pytest.raises(ConfigError, match="--precision int8"):
+        EngineConfig(precision="fp16", int8_high_precision="fp32")
+    with pytest.raises(ConfigError, match="fp16 or fp32"):
+        EngineConfig(precision="int8", int8_high_precision="bf16")
 
 
 def test_profile_from_the_onnx_sidecar_and_the_size_rule():
