@@ -361,8 +361,8 @@ def quantize_int8(
     fp_sess = session(src)
     refs = [run(fp_sess, f) for f in eval_feeds]
 
-    def score_graph(path: Path) -> float:
-        sess = session(path)
+    def score_graph(path: Path, qdq_fusions: bool = True) -> float:
+        sess = session(path, qdq_fusions=qdq_fusions)
         return float(np.mean([psnr_u8(run(sess, f), r) for f, r in zip(eval_feeds, refs)]))
 
     probe16 = Path(dst).with_name(f".{Path(dst).stem}.fp16probe.onnx")
@@ -371,7 +371,7 @@ def quantize_int8(
         if fp16_dst is None:
             return score_graph(path)
         try:
-            return score_graph(fp16_of(path, probe16))
+            return score_graph(fp16_of(path, probe16), qdq_fusions=False)  # ORT's fusions take FP32 scales only
         finally:
             probe16.unlink(missing_ok=True)
 

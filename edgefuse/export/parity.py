@@ -127,7 +127,7 @@ def measure(
     Returns the pooled result (its ``passed`` also needs every data set to pass) with the
     per-folder results under ``by_data``.
     """
-    sess = session(path, threads=threads)
+    sess = session(path, threads=threads, qdq_fusions=precision != "int8_fp16")  # FP16 scales: no ORT fusions
     by_data, rows = {}, []
     for root, pairs in groups:
         group = _rows(sess, pairs)
