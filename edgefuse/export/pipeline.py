@@ -209,7 +209,7 @@ def _int8_stage(run: _Run) -> None:
         kept = f"{n} node{'s' * (n != 1)} kept FP32" + (f" ({', '.join(res.kept_fp32)})" if res.kept_fp32 else "")
         psnr = f", calib-set PSNR {res.psnr_db:.1f} dB (FP16 Q/DQ graph)" if res.psnr_db is not None else ""
         st.note = (f"{cfg.calib_method}, {len(calib.pairs)} pairs/{cfg.calib_samples} views, cache "
-                   f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}")
+                   f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}; + {res.fp16_path.name}")  # type: ignore[union-attr]
         run.extra["int8"] = {"int8": {
             "scheme": "Q/DQ, symmetric signed INT8 activations and weights, per-channel weights, float bias",
             "quantized_op_types": list(QUANT_OPS),

@@ -252,3 +252,55 @@ def test_modules_import_without_tensorrt():
         pytest.skip("TensorRT is installed")
     with pytest.raises(BackendUnavailableError, match="TensorRT is not installed"):
         build_engine("whatever.onnx", EngineConfig())
+
+
+def _qdq_file(path: Path, fp16: bool) -> Path:
+    """A one-pair Q/DQ graph: FP32 scales, or FP16 ones at opset 19 (the FP16 Q/DQ graph's types)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    f = np.float16 if fp16 else np.float32
+    inits = [numpy_helper.from_array(np.array(0.1, f), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")]
+    t = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", t, [1, 3, 64, 64])],
+                          [helper.make_tensor_value_info("y", t, [1, 3, 64, 64])], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19 if fp16 else 17)]), str(path))
+    return path
+
+
+@pytest.fixture
+def int8_files(tmp_path):
+    src = _qdq_file(tmp_path / "m_int8.onnx", fp16=False)
+    _qdq_file(tmp_path / "m_int8_fp16.onnx", fp16=True)
+    (tmp_path / "m_int8.onnx.json").write_text(json.dumps(
+        {"precision": "int8", "int8": {"kept_fp32_nodes": ["/conv0/Conv"], "scored_graph": "m_int8_fp16.onnx"}}))
+    (tmp_path / "m_fp16.onnx.json").write_text(json.dumps({"precision": "fp16", "fp16": {"kept_fp32_nodes": ["/Pow"]}}))
+    return src
+
+
+@pytest.mark.parametrize("version", ["10.12", "11.4"])
+def test_plan_for_takes_the_fp16_qdq_sibling_when_strongly_typed(int8_files, version):
+    from edgefuse.engines import format_plan, plan_for
+
+    plan = plan_for(int8_files, EngineConfig(precision="int8"), version)
+    assert Path(plan.onnx).name == "m_int8_fp16.onnx" and plan.strongly_typed and plan.high_precision == "fp16"
+    text = format_plan(plan)
+    assert "graph          " in text and "m_int8_fp16.onnx" in text and "outside Q/DQ and FP32 islands: fp16" in text
+    explicit = plan_for(int8_files, EngineConfig(precision="int8", int8_high_precision="fp32"), version)
+    assert Path(explicit.onnx).name == "m_int8.onnx" and explicit.high_precision == "fp32"
+    (int8_files.parent / "m_int8_fp16.onnx").unlink()
+    with pytest.raises(ConfigError, match="_int8_fp16.onnx"):
+        plan_for(int8_files, EngineConfig(precision="int8"), version)
+
+
+def test_plan_for_on_10_3_keeps_the_fp32_qdq_graph_and_pins_both_exports_islands(int8_files):
+    from edgefuse.engines import plan_for
+
+    weak = plan_for(int8_files, EngineConfig(precision="int8"), "10.3")
+    assert Path(weak.onnx).name == "m_int8.onnx" and weak.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert weak.pin_layer_names == ["/Pow", "/conv0/Conv"]  # the FP16 export's island (sibling sidecar) + the search's
+    assert any("scored that graph (m_int8_fp16.onnx" in n for n in weak.notes)
+    strong = plan_for(int8_files, EngineConfig(precision="int8", strongly_typed=True), "10.3")
+    assert Path(strong.onnx).name == "m_int8_fp16.onnx" and strong.high_precision == "fp16"
