@@ -79,6 +79,18 @@ def test_exported_fp16_qdq_graph_is_fp16_outside_the_qdq_pairs_and_islands(int8_
     _check_structure(report.artefacts["int8"], report.artefacts["int8_fp16"], keep)
 
 
+def test_ort_backend_runs_the_exported_fp16_qdq_graph(int8_export):
+    from edgefuse.backends import open_backend
+    from edgefuse.backends.ort_backend import _fp16_qdq
+
+    _, report, _ = int8_export
+    assert _fp16_qdq(report.artefacts["int8_fp16"]) and not _fp16_qdq(report.artefacts["int8"])
+    rng = np.random.default_rng(0)
+    with open_backend(onnx=report.artefacts["int8_fp16"]) as be:
+        out = be.infer(rng.random((1, 3, H, W), dtype=np.float32), rng.random((1, 1, H, W), dtype=np.float32))
+    assert be.precision == "int8" and np.isfinite(out).all()
+
+
 @pytest.fixture(scope="module")
 def nano_int8(nano, calib_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("q16")
