@@ -304,3 +304,20 @@ def test_plan_for_on_10_3_keeps_the_fp32_qdq_graph_and_pins_both_exports_islands
     assert any("scored that graph (m_int8_fp16.onnx" in n for n in weak.notes)
     strong = plan_for(int8_files, EngineConfig(precision="int8", strongly_typed=True), "10.3")
     assert Path(strong.onnx).name == "m_int8_fp16.onnx" and strong.high_precision == "fp16"
+
+
+def test_dry_run_prints_which_int8_graph_and_high_precision(int8_files):
+    from click.testing import CliRunner
+
+    from edgefuse.cli.main import cli
+
+    def dry(*extra):
+        r = CliRunner().invoke(cli, ["build", "--onnx", str(int8_files), "--precision", "int8", "--dry-run", *extra])
+        return r.exit_code, r.output
+
+    code, out = dry("--trt-version", "11.4")
+    assert code == 0 and "m_int8_fp16.onnx" in out and "outside Q/DQ and FP32 islands: fp16" in out
+    code, out = dry("--trt-version", "11.4", "--int8-high-precision", "fp32")
+    assert code == 0 and "graph          " + str(int8_files) in out and "islands: fp32" in out
+    code, out = dry("--trt-version", "10.3")
+    assert code == 0 and "INT8, FP16, OBEY_PRECISION_CONSTRAINTS" in out and "2 layers by name" in out
