@@ -60,6 +60,15 @@ class CheckpointError(EdgefuseError):
     exit_code = EXIT_USAGE
 
 
+class OutputError(DataError):
+    """An output file or folder that cannot be written (disk full, no permission, read-only).
+
+    A ``DataError`` for callers that catch those, but exit 1: the run failed, the options were fine.
+    """
+
+    exit_code = EXIT_FAILURE
+
+
 class ExportError(EdgefuseError):
     """A failed ONNX export, simplification or quantization stage."""
 

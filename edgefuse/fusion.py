@@ -22,6 +22,7 @@ from edgefuse.baselines import classical
 from edgefuse.data.images import float_from_u8, u8_from_float
 from edgefuse.errors import UnknownNameError, did_you_mean
 from edgefuse.registry import Registry
+from edgefuse.tiling import tiled_fuser
 
 Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FloatFuse = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -96,7 +97,8 @@ def create_fuser(method: str = DEFAULT_METHOD, device: str | None = None, thread
     from edgefuse.backends import open_backend
 
     backend = open_backend(model=str(path), device=device, threads=threads).open()
-    return backend.fuse_u8
+    # large frames go through in overlapping tiles (bounded memory), sized to the model's rule
+    return tiled_fuser(backend.fuse_u8, multiple=backend.size_multiple, static_hw=backend.static_hw)
 
 
 def check_method(method: str) -> None:

@@ -37,7 +37,7 @@ def onnx_precision(path: str | os.PathLike[str]) -> str:
             p = json.loads(sidecar.read_text()).get("precision")
             if p in ("fp32", "fp16", "int8"):
                 return str(p)
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, AttributeError):  # AttributeError: a sidecar that is not an object
             pass
     import onnx
 
@@ -90,7 +90,7 @@ def _size_multiple(path: str | os.PathLike[str]) -> int:
     if sidecar.is_file():
         try:
             return int((json.loads(sidecar.read_text()).get("size_rule") or {}).get("multiple", 1))
-        except (OSError, json.JSONDecodeError, TypeError, ValueError):
+        except (OSError, json.JSONDecodeError, TypeError, ValueError, AttributeError):
             return 1
     return 1
 

@@ -8,6 +8,7 @@ import click
 
 from edgefuse.cli.progress import progress
 from edgefuse.data.suite import reference_pairs
+from edgefuse.cli.outputs import check_outputs
 from edgefuse.evaluation import report
 from edgefuse.evaluation.runner import columns_from_args, count_steps, evaluate_dataset
 from edgefuse.fusion import check_method, method_names
@@ -35,6 +36,7 @@ def eval_(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics:
           reference: Path | None) -> None:
     """Evaluate fusion methods (--method) and/or fused folders (--fused) on a dataset."""
     columns = columns_from_args(methods, fused)
+    check_outputs(csv_path, json_path, grid_path, grid_pairs)  # before any computing
     for col in columns:
         if col.method:
             check_method(col.method)

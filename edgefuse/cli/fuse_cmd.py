@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -10,30 +11,44 @@ from edgefuse.cli.progress import progress
 from edgefuse.data.images import read_ir, read_vis, write_image
 from edgefuse.data.pairs import Pair, check_pairs, find_pairs, load_pair, pairs_from_folders
 from edgefuse.errors import ConfigError, DataError
+from edgefuse.files import refuse_inputs
 from edgefuse.fusion import DEFAULT_METHOD, check_method, create_fuser, method_names
 
 
 def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None) -> None:
     if out.exists() and out.is_dir():
         raise ConfigError(f"-o {out} is a folder; give an image file name such as {out / 'fused.png'}")
+    refuse_inputs(out, (vis, ir))  # before anything is read or written
     pair = Pair(vis.stem, ir, vis)
     loaded = load_pair(pair)
     fused = create_fuser(method, device)(loaded.vis, loaded.ir)
-    write_image(out, fused)
+    write_image(out, fused, inputs=(vis, ir))
     click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
 
 
 def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out} is a file; folders of pairs need an output folder")
+    _refuse_input_folders(out, pairs)
     check_pairs(pairs)  # every input decodes and matches in size before anything is written
     fuser = create_fuser(method, device)
     with progress(len(pairs), f"fuse ({method})") as bar:
         for pair in pairs:
             loaded = load_pair(pair)
-            write_image(out / f"{pair.name}{ext}", fuser(loaded.vis, loaded.ir))
+            write_image(out / f"{pair.name}{ext}", fuser(loaded.vis, loaded.ir), inputs=(pair.vis, pair.ir))
             bar.update()
     click.echo(f"wrote {len(pairs)} fused images to {out}/ (method {method})")
+
+
+def _refuse_input_folders(out: Path, pairs: list[Pair]) -> None:
+    """Refuse an output folder that is one of the input folders, before anything is written."""
+    folders = {p.parent for pair in pairs for p in (pair.vis, pair.ir)}
+    if out.is_dir():
+        for folder in folders:
+            if os.path.samefile(out, folder):
+                raise ConfigError(f"-o {out} is the input folder {folder}: fused images would replace or mix "
+                                  "with the source images; choose another output folder")
+    # another folder cannot hold an input file under an output name, except by a hard link: each write checks its pair
 
 
 @click.command("fuse")

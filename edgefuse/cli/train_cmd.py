@@ -33,6 +33,7 @@ def _common(fn: Any) -> Any:
         click.option("--device", help="auto (GPU if torch sees one; default), cpu or cuda[:N]."),
         click.option("--max-minutes", type=float,
                      help="Stop after this much training time (validates and saves first); 0 = no limit."),
+        click.option("--vlm-timeout", type=float, help="Seconds for each whole VLM annotator request (default 60)."),
         click.option("--no-resume", is_flag=True, help="Start over even if OUT/last.pt exists."),
         click.option("--degrade", "degrade_types", metavar="TYPES",
                      help="Degrade inputs on the fly (comma list of `edgefuse degrade` types, or all); the "

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edgefuse.errors import ConfigError, DataError
+from edgefuse.data.headers import JpegFrame, header_size, jpeg_frame, jpeg_problem, scan_ended_early
+from edgefuse.files import write_bytes_atomic  # noqa: F401  (re-exported: the one atomic writer)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -20,14 +23,36 @@ SIXTEEN_BIT_MODES = ("scale", "minmax")
 _JPEG_EOI = b"\xff\xd9"
 _PNG_IEND = b"IEND"
 
+# Limits checked before decoding: a file size and a pixel count (read from the PNG/JPEG header),
+# so a device file or a decompression bomb is refused instead of exhausting memory.
+MAX_FILE_BYTES = 512 << 20
+MAX_PIXELS = 200_000_000
+
 
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise DataError(f"image not found: {path}")
-    if path.is_dir():
-        raise DataError(f"expected an image file but {path} is a folder")
+    """The bytes of a regular image file no larger than :data:`MAX_FILE_BYTES`.
+
+    FIFOs, devices (``/dev/zero`` linked as ``x.png``) and sockets would hang or exhaust memory
+    on a plain read, so the resolved file is checked with ``os.stat`` first.
+    """
     try:
-        return path.read_bytes()
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    except RuntimeError:  # a symlink loop on some Pythons
+        raise DataError(f"cannot read {path}: a symbolic link loop") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror}") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"expected an image file but {path} is a folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path} is not a regular file (a FIFO, device or socket); give an image file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise DataError(f"{path} is {st.st_size / 2**20:.0f} MiB, more than the {MAX_FILE_BYTES >> 20} MiB an "
+                        "image file may have here; is it really an image?")
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror}") from e
 
@@ -43,14 +68,36 @@ def _check_complete(path: Path, data: bytes) -> None:
         raise DataError(f"{path} is a truncated PNG (no IEND chunk); re-export or re-copy it")
 
 
+def _check_header(path: Path, data: bytes) -> JpegFrame | None:
+    """Refuse broken JPEG structure and images too large to decode, from the header alone."""
+    frame = None
+    if data[:2] == b"\xff\xd8":
+        problem = jpeg_problem(data)
+        if problem is not None:
+            raise DataError(f"{path} is a corrupt JPEG: {problem}; re-export or re-copy it")
+        frame = jpeg_frame(data)
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise DataError(f"{path} is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS:,} an image may have "
+                        "here (decoding it would need too much memory); downscale it first")
+    return frame
+
+
 def _decode(path: Path) -> np.ndarray:
     data = _read_bytes(path)
     _check_complete(path, data)
+    frame = _check_header(path, data)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise DataError(
             f"cannot decode {path}: not a readable image (supported: {', '.join(IMAGE_SUFFIXES)})"
         )
+    if frame is not None and (img.shape[1], img.shape[0]) != (frame.width, frame.height):
+        raise DataError(f"{path} is a corrupt JPEG: it decodes to {img.shape[1]}x{img.shape[0]}, its header "
+                        f"says {frame.width}x{frame.height}; re-export or re-copy it")
+    if frame is not None and scan_ended_early(img, frame):
+        raise DataError(f"{path} is a corrupt JPEG: its scan data end before the last rows (a truncated file, "
+                        "grey bottom rows); re-export or re-copy it")
     return img
 
 
@@ -121,8 +168,10 @@ def read_ir(path: str | os.PathLike[str], sixteen_bit: str = "scale") -> np.ndar
     return grey_u8_from_rgb(_rgb_from_decoded(img))
 
 
-def write_image(path: str | os.PathLike[str], img: np.ndarray) -> Path:
+def write_image(path: str | os.PathLike[str], img: np.ndarray, inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """Write an RGB (HxWx3) or grey (HxW) uint8 image atomically; return the path.
+
+    ``inputs`` are the files the image came from: writing over one of them is refused.
 
     The image is encoded in memory, written to a temporary file beside the target and
     renamed over it, so a crash never leaves a half-written file under the final name.
@@ -139,30 +188,8 @@ def write_image(path: str | os.PathLike[str], img: np.ndarray) -> Path:
     ok, buf = cv2.imencode(suffix, bgr)
     if not ok:
         raise DataError(f"OpenCV could not encode an image as {suffix} for {p}")
-    write_bytes_atomic(p, buf.tobytes())
+    write_bytes_atomic(p, buf.tobytes(), inputs)
     return p
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise DataError(f"cannot create output folder {parent}: a file is in the way") from e
-    except OSError as e:
-        raise DataError(f"cannot create output folder {parent}: {e.strerror}") from e
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise DataError(f"cannot write into {parent}: {e.strerror}; choose a writable folder") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def float_from_u8(img: np.ndarray) -> np.ndarray:

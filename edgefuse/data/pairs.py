@@ -41,6 +41,12 @@ class LoadedPair:
 
 
 def _require_dir(path: Path, role: str) -> None:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{role} folder not found: {path}") from None
+    except OSError as e:  # a symlink loop (ELOOP), no permission on a parent
+        raise DataError(f"{role} folder {path} cannot be opened: {e.strerror}") from None
     if not path.exists():
         raise DataError(f"{role} folder not found: {path}")
     if not path.is_dir():
@@ -49,7 +55,7 @@ def _require_dir(path: Path, role: str) -> None:
 
 def _images_by_stem(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
+    for entry in _entries(folder):
         if entry.name.startswith(".") or entry.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if entry.stem in found:
@@ -61,6 +67,14 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
     if not found:
         raise DataError(f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)})")
     return found
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The sorted entries of ``folder``; a listing failure (no permission, I/O error) is a DataError."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as e:
+        raise DataError(f"cannot list {folder}: {e.strerror}") from None
 
 
 def _listing(names: list[str]) -> str:
@@ -99,7 +113,7 @@ def find_layout(root: str | os.PathLike[str]) -> tuple[Path, Path]:
         if (root_p / ir_name).is_dir() and (root_p / vis_name).is_dir():
             return root_p / ir_name, root_p / vis_name
     layouts = ", ".join(f"{a}/ + {b}/" for a, b in LAYOUTS)
-    subdirs = sorted(p.name + "/" for p in root_p.iterdir() if p.is_dir())
+    subdirs = sorted(p.name + "/" for p in _entries(root_p) if p.is_dir())
     raise DataError(
         f"{root_p} has no IR/visible sub-folders (expected one of: {layouts}; "
         f"found: {', '.join(subdirs) or 'no sub-folders'})"

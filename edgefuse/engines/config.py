@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError
 from edgefuse.export.config import DynamicSpec, Precision, parse_dynamic
 
@@ -46,6 +47,7 @@ class EngineConfig:
     int8_high_precision: str | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(type(self), dataclasses.asdict(self), "engine")  # no from_dict: built from flags
         object.__setattr__(self, "precision", Precision.parse(self.precision))
         if self.profile is not None:
             object.__setattr__(self, "profile", parse_dynamic(self.profile))

@@ -36,6 +36,8 @@ def read_sidecar(plan: str | os.PathLike[str], required: bool = True) -> dict[st
         doc = json.loads(sc.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise EngineBuildError(f"sidecar {sc} is not valid JSON ({e}); rebuild the engine") from e
+    if not isinstance(doc, dict):
+        raise EngineBuildError(f"sidecar {sc} holds a JSON {type(doc).__name__}, not an object; rebuild the engine")
     if doc.get("format") != FORMAT:
         raise EngineBuildError(f"{sc} is not an edgefuse engine sidecar (format {doc.get('format')!r})")
     return doc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -14,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from edgefuse.errors import ConfigError, ExportError
+from edgefuse.files import atomic_path as files_atomic_path
 from edgefuse.files import file_sha256 as sha256_file  # noqa: F401  (used by export and engines)
 
 logger = logging.getLogger(__name__)
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once: artefacts get the usual 0o666 & ~umask, not mkstemp's 0o600
 
 
 def ensure_writable_dir(path: str | os.PathLike[str], role: str = "output folder") -> Path:
@@ -51,21 +50,16 @@ def ensure_writable_dir(path: str | os.PathLike[str], role: str = "output folder
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` only on success.
 
-    A stage that fails (or is interrupted) therefore never leaves a file under the final
-    name: the temporary file (``.NAME.tmp-`` plus a random suffix) is removed.
+    The package's one atomic writer (:func:`edgefuse.files.atomic_path`), plus the export rule
+    that a stage which wrote nothing fails: a failed or interrupted stage never leaves a file
+    under the final name, and a previous file there stays as it was.
     """
-    final_p = Path(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final_p.stem}.tmp-", suffix=final_p.suffix, dir=final_p.parent)
-    os.close(fd)
-    tmp_p = Path(tmp)
-    try:
-        yield tmp_p
-        if not tmp_p.is_file() or tmp_p.stat().st_size == 0:
-            raise ExportError(f"the stage wrote nothing for {final_p}; no file was created")
-        os.chmod(tmp_p, 0o666 & ~_UMASK)
-        os.replace(tmp_p, final_p)
-    finally:
-        tmp_p.unlink(missing_ok=True)
+    def nonempty(tmp: Path) -> None:
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise ExportError(f"the stage wrote nothing for {final}; no file was created")
+
+    with files_atomic_path(final, check=nonempty) as tmp:
+        yield tmp
 
 
 def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
@@ -95,9 +89,12 @@ class StageResult:
     note: str = ""
     ok: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    known_size: int | None = None  # set when ``path`` names where a staged file will be, not where it is
 
     @property
     def size(self) -> int | None:
+        if self.known_size is not None:
+            return self.known_size
         return self.path.stat().st_size if self.path is not None and self.path.is_file() else None
 
     def line(self) -> str:
@@ -112,6 +109,20 @@ class StageResult:
 
 
 StageCallback = Callable[[StageResult], None]
+
+
+def shown_from_staging(on_stage: StageCallback | None, staging: Path, final: Path) -> StageCallback | None:
+    """Wrap ``on_stage`` so results name the final path of a staged file (with the staged file's size)."""
+    if on_stage is None:
+        return None
+
+    def show(result: StageResult) -> None:
+        p = result.path
+        if p is not None and staging in p.parents:
+            result = dataclasses.replace(result, path=final / p.relative_to(staging), known_size=result.size)
+        on_stage(result)
+
+    return show
 
 
 @contextlib.contextmanager

@@ -24,7 +24,10 @@ FORBIDDEN_SPLITS = ("test",)
 
 def refuse_test_split(folder: str | os.PathLike[str]) -> Path:
     """Raise if any component of ``folder`` (resolved) is a ``test`` split."""
-    p = Path(folder).resolve()
+    try:
+        p = Path(folder).resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise DataError(f"calibration folder {folder} cannot be opened: {e}") from None
     bad = [part for part in p.parts if part.lower() in FORBIDDEN_SPLITS]
     if bad:
         raise DataError(

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError, did_you_mean, reject_unknown
 
 Size = tuple[int, int]  # (height, width)
@@ -142,6 +143,7 @@ class ExportConfig:
     def from_dict(cls, values: dict[str, Any]) -> ExportConfig:
         """Build from a mapping; unknown keys raise with a did-you-mean."""
         reject_unknown(values, [f.name for f in dataclasses.fields(cls)], "export")
+        check_field_types(cls, values, "export")
         return cls(**values)
 
     @classmethod

@@ -12,12 +12,13 @@ from torch import nn
 
 from edgefuse.errors import ConfigError
 from edgefuse.export import parity as par
-from edgefuse.export._io import StageCallback, atomic_path, ensure_writable_dir, sha256_file, stage, write_json_atomic
+from edgefuse.export._io import StageCallback, atomic_path, ensure_writable_dir, sha256_file, shown_from_staging, stage, write_json_atomic
 from edgefuse.export.calibration import CalibrationSet, cache_key
 from edgefuse.export.config import ExportConfig
 from edgefuse.export.fp16 import convert_fp16
 from edgefuse.export.int8 import QUANT_OPS, quantize_int8
-from edgefuse.export.manifest import sidecar_path, write_sidecar
+from edgefuse.export.manifest import write_sidecar
+from edgefuse.files import staged_dir
 from edgefuse.export.onnx import check_exportable, export_onnx, size_rule
 from edgefuse.export.simplify import simplify_onnx
 
@@ -118,7 +119,7 @@ class _Run:
     """State shared by the stages of one export run."""
 
     cfg: ExportConfig
-    out: Path
+    out: Path  # the staging folder the stages write into
     src: ModelSource
     report: ExportReport
     on_stage: StageCallback | None
@@ -127,6 +128,7 @@ class _Run:
     groups: list[Any] = field(default_factory=list)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     simplifier: str = "skipped (--no-simplify)"
+    final: Path | None = None  # the output folder the staged files move into when every stage succeeded
 
     def path(self, precision: str) -> Path:
         return self.out / (f"{self.src.name}.onnx" if precision == "fp32" else f"{self.src.name}_{precision}.onnx")
@@ -136,33 +138,42 @@ def run_export(cfg: ExportConfig, on_stage: StageCallback | None = None) -> Expo
     """Run every export stage for ``cfg``; each artefact is written atomically with a sidecar.
 
     Raises:
-        ConfigError, DataError, CheckpointError: bad options, calibration data or checkpoint,
-            all detected before the first artefact is written.
+        ConfigError, DataError, CheckpointError: bad options, calibration or parity data or
+            checkpoint, all detected before the first artefact is written.
         ExportError: a failed export, simplification, FP16 or INT8 stage.
+        OutputError: a full disk or an unwritable folder.
+
+    Every artefact, sidecar and the manifest are written into a staging folder and moved over a
+    previous export only when all stages succeeded: a failed re-export keeps the old files.
     """
     out = ensure_writable_dir(cfg.out)
     src = resolve_model(cfg)
     check_exportable(src.model, list(cfg.dynamic) if cfg.dynamic is not None else [(cfg.height, cfg.width)])
-    run = _Run(cfg, out, src, ExportReport(src.name), on_stage)
+    run = _Run(cfg, out, src, ExportReport(src.name), on_stage, final=out)
     if cfg.calib:
         with stage("calib", on_stage) as st:
             run.calib = CalibrationSet.open(cfg.calib, cfg.calib_min_pairs)
             c = run.calib
             st.note = f"{len(c.pairs)} pairs in {c.folder} readable, fingerprint {c.fingerprint[:12]}"
-    wanted = [p.value for p in cfg.precision.artefacts()]
-    for p in [*wanted, *(["int8_fp16"] if "int8" in wanted else [])]:  # no new artefact beside an old sidecar
-        sidecar_path(run.path(p)).unlink(missing_ok=True)
-    _onnx_stages(run)
+    # every input is read and checked before the first file is written
     run.frames = run.calib.frames(cfg.export_size, cfg.calib_samples, cfg.seed) if run.calib else None
     run.groups = [par.load_parity_pairs(f, cfg.parity_pairs, cfg.export_size) for f in (cfg.parity or (None,))]
-    if "fp16" in wanted:
-        _fp16_stage(run)
-    if "int8" in wanted:
-        _int8_stage(run)
-    _parity_stage(run)
-    _manifest_stage(run)
-    _engine_stage(cfg, run.report, out, on_stage)
-    return run.report
+    wanted = [p.value for p in cfg.precision.artefacts()]
+    with staged_dir(out) as staging:
+        run.out, run.on_stage = staging, shown_from_staging(on_stage, staging, out)
+        _onnx_stages(run)
+        if "fp16" in wanted:
+            _fp16_stage(run)
+        if "int8" in wanted:
+            _int8_stage(run)
+        _parity_stage(run)
+        _manifest_stage(run)
+    run.out = out
+    report = run.report
+    report.artefacts = {p: out / path.name for p, path in report.artefacts.items()}
+    report.sidecars = {p: out / path.name for p, path in report.sidecars.items()}
+    _engine_stage(cfg, report, out, on_stage)
+    return report
 
 
 def _onnx_stages(run: _Run) -> None:
@@ -199,7 +210,7 @@ def _int8_stage(run: _Run) -> None:
     with stage("int8", run.on_stage) as st:
         key = cache_key(model=sha256_file(run.path("fp32")), data=calib.fingerprint, shape=size,
                         method=cfg.calib_method, samples=cfg.calib_samples, seed=cfg.seed)
-        cache = ensure_writable_dir(run.out / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
+        cache = ensure_writable_dir((run.final or run.out) / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
         fp16_kept = list(run.extra.get("fp16", {}).get("fp16", {}).get("kept_fp32_nodes", {}))
         res = quantize_int8(run.path("fp32"), run.path("int8"), run.frames, cfg.calib_method, cache,
                             calib.frames(size, 4, cfg.seed + 1), cfg.psnr_target, cfg.max_fp32_nodes,

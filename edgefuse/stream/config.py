@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError, DataError, did_you_mean, reject_unknown
 
 POLICIES = ("auto", "latest", "all")
@@ -67,6 +68,7 @@ class StreamConfig:
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> StreamConfig:
         """Build from a mapping plus overrides (overrides that are ``None`` are ignored)."""
         reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "stream", list_known=True)
+        check_field_types(cls, data, "stream")
         merged = {**data, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**merged)
 

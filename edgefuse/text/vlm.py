@@ -8,18 +8,24 @@ behind any server that speaks the OpenAI chat-completions format (``POST
 vLLM, llama.cpp's server or Ollama. Only the standard library is used.
 
 Whatever goes wrong (connection refused, HTTP error, time-out, an answer without a known
-event) the pair gets the rule-based annotation with ``source="fallback"`` and one warning
-is logged; after ``max_failures`` failures in a row the server is not asked again.
+event, an answer too large or too deeply nested) the pair gets the rule-based annotation with
+``source="fallback"`` and one warning is logged; after ``max_failures`` failures in a row the
+server is not asked again. ``timeout`` bounds the whole request (connect, headers and body: a
+server that sends one byte a second is cut off), ``max_response_bytes`` the answer size.
+A ``user:password@`` in the URL is sent as HTTP Basic auth and appears in no log, name or cache.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import logging
 import re
-import urllib.error
+import socket
+import threading
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -28,6 +34,7 @@ import numpy as np
 
 from edgefuse.data.pairs import LoadedPair
 from edgefuse.errors import ConfigError
+from edgefuse.secrets import redact
 from edgefuse.text.annotate import Annotation, Annotator, RuleAnnotator, annotation_from_names
 from edgefuse.text.events import DISPLAY_NAMES, VOCABULARY, check_task, event_name
 from edgefuse.text.prompts import parse_event_lines
@@ -119,10 +126,11 @@ class VLMAnnotator:
         base_url: server root including the API prefix, e.g. ``http://127.0.0.1:8000/v1``.
         model: model name the server knows, e.g. ``Qwen/Qwen2-VL-7B-Instruct``.
         api_key: sent as ``Authorization: Bearer <key>`` when given.
-        timeout: seconds to wait for the connection and for each read of the answer.
+        timeout: seconds for the whole request: connection, headers and the complete answer.
         max_tokens: answer length limit (DTPF: 128 new tokens).
         fallback: annotator used when the model fails (default: :class:`RuleAnnotator`).
         max_failures: after this many failures in a row, stop asking the server.
+        max_response_bytes: a longer answer body is refused (a fallback, not an out-of-memory).
     """
 
     def __init__(
@@ -134,14 +142,19 @@ class VLMAnnotator:
         max_tokens: int = 128,
         fallback: Annotator | None = None,
         max_failures: int = 3,
+        max_response_bytes: int = 1 << 20,
     ) -> None:
         if not re.match(r"^https?://", base_url):
             raise ConfigError(
                 f"base_url {base_url!r} must start with http:// or https://, e.g. http://127.0.0.1:8000/v1"
             )
-        if timeout <= 0:
+        if not timeout > 0 or timeout == float("inf"):
             raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        if max_response_bytes < 1:
+            raise ConfigError(f"max_response_bytes must be >= 1, got {max_response_bytes}")
+        self.url = base_url.rstrip("/") + "/chat/completions"  # in memory only: it may hold a password
+        self.endpoint = redact(self.url)  # what logs, names and caches see
+        self.max_response_bytes = max_response_bytes
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
@@ -149,7 +162,9 @@ class VLMAnnotator:
         self.fallback = fallback or RuleAnnotator()
         self.max_failures = max_failures
         self.failures = 0
-        self.name = "vlm-" + (re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-").lower() or "model")
+        # the cache is per endpoint and model: another server's answers are not reused
+        server = hashlib.sha256(self.endpoint.encode("utf-8")).hexdigest()[:10]
+        self.name = "vlm-" + (re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-").lower() or "model") + f"-{server}"
         self.version = f"1+{self.fallback.name}{self.fallback.version}"
 
     def request_body(self, pair: LoadedPair, task: str = "ivf") -> dict[str, Any]:
@@ -174,11 +189,16 @@ class VLMAnnotator:
         """Send one pair and return the model's raw answer text (raises on any failure)."""
         data = json.dumps(self.request_body(pair, task)).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        parts = urllib.parse.urlsplit(self.url)
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            body = json.loads(response.read().decode("utf-8"))
+        elif parts.username is not None:
+            creds = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(creds.encode("utf-8")).decode("ascii")
+        raw = post_bounded(self.url, data, headers, self.timeout, self.max_response_bytes)
+        body = json.loads(raw.decode("utf-8"))
+        if not isinstance(body, dict):
+            raise ValueError(f"the answer is a JSON {type(body).__name__}, not an object")
         return _answer_text(body)
 
     def _from_answer(self, answer: str, task: str) -> Annotation:
@@ -199,13 +219,14 @@ class VLMAnnotator:
             return self._fallback(pair, task, None)
         try:
             annotation = self._from_answer(self.ask(pair, task), task)
-        except urllib.error.HTTPError as e:
+        except HTTPStatusError as e:
             return self._fallback(pair, task, f"HTTP {e.code} {e.reason}")
-        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as e:
-            reason = getattr(e, "reason", e)
-            return self._fallback(pair, task, f"{type(e).__name__}: {reason}")
-        except (ValueError, KeyError, IndexError, TypeError) as e:  # JSON or answer format
-            return self._fallback(pair, task, f"unusable answer: {e}")
+        except (TimeoutError, OSError, http.client.HTTPException) as e:
+            return self._fallback(pair, task, f"{type(e).__name__}: {e}")
+        except RecursionError:
+            return self._fallback(pair, task, "unusable answer: JSON nested too deeply")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:  # JSON or answer format
+            return self._fallback(pair, task, f"unusable answer: {str(e)[:200]}")
         self.failures = 0
         return annotation
 
@@ -217,10 +238,94 @@ class VLMAnnotator:
                 "%s: chat model %r at %s failed (%s); using %s annotation%s",
                 pair.name,
                 self.model,
-                self.url,
-                reason,
+                self.endpoint,
+                redact(reason),
                 self.fallback.name,
                 f"; {self.failures} failures in a row, not asking it again" if stop else "",
             )
         rules = self.fallback.annotate(pair, task)
         return Annotation(rules.events, rules.descriptions, "fallback", rules.stats)
+
+
+class HTTPStatusError(OSError):
+    """A reply other than 200 OK."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"HTTP {code} {reason}")
+        self.code, self.reason = code, reason
+
+
+def _connection(url: urllib.parse.SplitResult, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """A connection for ``url`` (through the *_proxy server the environment names, if any) and the request target."""
+    host, port = url.hostname or "", url.port
+    target = url.path + (f"?{url.query}" if url.query else "")
+    https = url.scheme == "https"
+    proxy = None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get(url.scheme)
+    cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    if not proxy:
+        return cls(host, port, timeout=timeout), target
+    p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if https:
+        conn = http.client.HTTPSConnection(p.hostname or "", p.port, timeout=timeout)
+        conn.set_tunnel(host, port)
+        return conn, target
+    netloc = host + (f":{port}" if port else "")
+    return http.client.HTTPConnection(p.hostname or "", p.port, timeout=timeout), f"http://{netloc}{target}"
+
+
+def post_bounded(url: str, data: bytes, headers: dict[str, str], timeout: float, max_bytes: int) -> bytes:
+    """POST ``data`` and return the reply body, within ``timeout`` seconds overall and ``max_bytes``.
+
+    A timer shuts the socket down at the deadline, so neither a server that never answers nor
+    one that trickles its headers or body byte by byte holds the caller longer than ``timeout``
+    (plus the connect, itself bounded by ``timeout``).
+
+    Raises:
+        TimeoutError: no complete answer within ``timeout``.
+        HTTPStatusError: a status other than 200.
+        ValueError: a body longer than ``max_bytes``.
+        OSError, http.client.HTTPException: connection failures.
+    """
+    conn, target = _connection(urllib.parse.urlsplit(url), timeout)
+    expired = threading.Event()
+    held: list[socket.socket] = []  # the connection drops its socket once a closing response starts
+
+    def abort() -> None:
+        expired.set()
+        for sock in held:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, abort)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.connect()
+        held.append(conn.sock)
+        if expired.is_set():  # the deadline passed while connecting
+            raise TimeoutError
+        conn.request("POST", target, body=data, headers=headers)
+        response = conn.getresponse()
+        if response.status != 200:
+            raise HTTPStatusError(response.status, response.reason)
+        chunks, size = [], 0
+        while True:
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise ValueError(f"the answer is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+    except (OSError, http.client.HTTPException):
+        if expired.is_set():
+            raise TimeoutError(f"timed out: no complete answer within {timeout:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+        conn.close()
+    if expired.is_set():  # the shutdown can also look like a clean end of the body
+        raise TimeoutError(f"timed out: no complete answer within {timeout:g} s")
+    return b"".join(chunks)

@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
+from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError, reject_unknown
+from edgefuse.secrets import redact_obj
 
 MODES = ("teacher", "student", "distill")
 TASKS = ("ivf", "medical")
@@ -62,6 +64,7 @@ class TrainConfig:
     text_encoder: str = "minilm"
     annotator: str = "rules"
     vlm_model: str = "qwen2-vl"
+    vlm_timeout: float = 60.0  # seconds for each whole VLM request (connect, headers, answer)
     text_weights: str | None = None  # local CLIP folder (Hugging Face format) for text_encoder "clip"
     # which text the teacher sees: "oracle" (the applied degradation's event, else the pair's
     # annotation), "annotator" (the rule annotator on the degraded crop) or "constant" (one prompt)
@@ -86,11 +89,18 @@ class TrainConfig:
             raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.mode == "distill" and not self.teacher:
             raise ConfigError("mode 'distill' needs a teacher checkpoint: --teacher runs/teacher/model.safetensors")
-        for name in ("iters", "batch", "crop", "ckpt_every", "val_every"):
+        for name in ("iters", "batch", "crop", "ckpt_every", "val_every", "val_pairs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("workers", "threads", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.holdout < 1:
+            raise ConfigError(f"holdout must be a fraction in (0, 1), got {self.holdout}")
         if self.max_minutes < 0:
             raise ConfigError(f"max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
+        if not self.vlm_timeout > 0:
+            raise ConfigError(f"vlm_timeout must be > 0 seconds, got {self.vlm_timeout}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not self.data:
@@ -117,6 +127,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a mapping; unknown keys raise with a did-you-mean."""
         reject_unknown(values, [f.name for f in dataclasses.fields(cls)], "training")
+        check_field_types(cls, values, "training")
         vals = dict(values)
         if "data" in vals and isinstance(vals["data"], (list, tuple, str)):
             vals["data"] = (vals["data"],) if isinstance(vals["data"], str) else tuple(vals["data"])
@@ -153,4 +164,4 @@ class TrainConfig:
         return d
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return yaml.safe_dump(redact_obj(self.to_dict()), sort_keys=False)  # stored: no URL passwords

@@ -53,7 +53,11 @@ def check_not_test(root: PathLike, allow_test: bool = False) -> Path:
     path = Path(root)
     if allow_test:
         return path
-    for parts in (path.parts, path.resolve().parts):
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise DataError(f"data folder {path} cannot be opened: {e}") from None
+    for parts in (path.parts, resolved.parts):
         if any(p.lower() == "test" for p in parts):
             raise ConfigError(
                 f"refusing to train or validate on {path}: its path contains a 'test' folder (a held-out "
@@ -208,6 +212,10 @@ class PairedCropDataset(Dataset):
         self.epoch = 0
         records = load_records(roots, part, holdout_fraction, allow_test, events, sixteen_bit)
         ch, cw = self.crop
+        if records and not any(2 * r.ir.shape[0] >= ch and 2 * r.ir.shape[1] >= cw for r in records):
+            h, w = max((r.ir.shape[:2] for r in records), key=lambda s: s[0] * s[1])
+            raise ConfigError(f"crop {ch}x{cw} is more than twice every training image (the largest is {w}x{h}): "
+                              f"crops would be mostly mirrored padding; pass a --crop of at most {2 * min(h, w)}")
         self._records = [
             _Record(r.root, r.name, _pad_to(r.ir, ch, cw), _pad_to(r.vis, ch, cw), r.events, r.has_events)
             for r in records

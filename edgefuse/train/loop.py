@@ -8,6 +8,7 @@ a CSV log, ``last.pt`` for resuming and ``model.safetensors`` + JSON card for us
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import math
 import os
@@ -22,9 +23,11 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from edgefuse.errors import ConfigError
-from edgefuse.models.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from edgefuse.files import atomic_path, write_text_atomic
+from edgefuse.models.checkpoint import file_sha256, load_checkpoint, load_state, resume_errors, save_checkpoint, save_state
 from edgefuse.models.profile import count_params
 from edgefuse.models.registry import create_model
+from edgefuse.secrets import redact_obj
 from edgefuse.train.config import TrainConfig
 from edgefuse.train.dataset import FullImageDataset, PairedCropDataset, collate_samples
 from edgefuse.train.losses import IVF_DEFAULT_WEIGHTS, MEDICAL_DEFAULT_WEIGHTS
@@ -120,7 +123,7 @@ class Trainer:
 
         check_text_encoder(encoder_name, weights)  # a wrong --text-weights fails before anything is written
 
-        self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model)
+        self.events = annotate_roots(cfg.data, cfg.annotator, cfg.task, cfg.vlm_model, cfg.vlm_timeout)
         self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache", weights)
         self.prompts.prepare(list(self.events.values()))
         self.text_encoder_name, self.text_weights = encoder_name, weights
@@ -246,7 +249,7 @@ class Trainer:
             "sched": self.sched.state_dict(), "iteration": self.iteration,
             "loss_module": self.objective.state_dict(),
             "best_quality": self.best_quality, "seconds": self.seconds,
-            "rng": torch.get_rng_state(), "config": self.cfg.to_dict(),
+            "rng": torch.get_rng_state(), "config": redact_obj(self.cfg.to_dict()),
             "teacher_sha256": self.teacher_sha256,
         }
 
@@ -255,7 +258,7 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.is_file():
             return False
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_state(path, ("model", "optim", "sched", "iteration", "best_quality", "rng"))
         if self.cfg.mode == "distill" and state.get("teacher_sha256"):
             now = self.teacher_sha256
             if now != state["teacher_sha256"]:
@@ -263,21 +266,20 @@ class Trainer:
                     f"{path} was distilled from another teacher (sha256 {state['teacher_sha256'][:12]}, "
                     f"--teacher {self.cfg.teacher} is {now[:12]}): resuming would mix two teachers; "
                     "pass --no-resume or a new --out")
-        self.model.load_state_dict(state["model"])
-        self.optim.load_state_dict(state["optim"])
-        self.sched.load_state_dict(state["sched"])
-        if state.get("loss_module"):
-            self.objective.load_state_dict(state["loss_module"])
-        self.iteration, self.best_quality = state["iteration"], state["best_quality"]
-        self.seconds = state.get("seconds", 0.0)
-        torch.set_rng_state(state["rng"])
+        with resume_errors(path):
+            self.model.load_state_dict(state["model"])
+            self.optim.load_state_dict(state["optim"])
+            self.sched.load_state_dict(state["sched"])
+            if state.get("loss_module"):
+                self.objective.load_state_dict(state["loss_module"])
+            self.iteration, self.best_quality = int(state["iteration"]), float(state["best_quality"])
+            self.seconds = float(state.get("seconds", 0.0))
+            torch.set_rng_state(state["rng"])
         logger.info("resumed %s at iteration %d", path, self.iteration)
         return True
 
     def _save_last(self) -> None:
-        tmp = self.out / "last.pt.tmp"
-        torch.save(self._state(), tmp)
-        tmp.replace(self.out / "last.pt")
+        save_state(self.out / "last.pt", self._state())
 
     def card(self, metrics: dict[str, float] | None) -> dict[str, Any]:
         cfg = self.cfg
@@ -300,7 +302,7 @@ class Trainer:
             training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)
         training.update(self.objective.card())
-        return {"training": training, "metrics": {"holdout": metrics or {}}}
+        return redact_obj({"training": training, "metrics": {"holdout": metrics or {}}})
 
     # ----------------------------------------------------------------------------- loop
     def validate(self) -> dict[str, float]:
@@ -316,13 +318,13 @@ class Trainer:
         """Train until ``cfg.iters``; return the path of the final weights."""
         cfg = self.cfg
         main = self.rank == 0
+        batches = self._batches()
+        batches = itertools.chain([next(batches)], batches)  # the data are read and checked before anything is written
         if main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "resolved_config.yaml").write_text(cfg.to_yaml())
+            write_text_atomic(self.out / "resolved_config.yaml", cfg.to_yaml())
             logger.info("training %s (%d params) mode=%s for %d iterations -> %s",
                         cfg.model, count_params(self.model), cfg.mode, cfg.iters, self.out)
         log = _CsvLog(self.out / "log.csv") if main else None
-        batches = self._batches()
         self.model.train()
         calibrate = getattr(self.objective, "calibrate", None)
         if calibrate is not None and self.iteration == 0:
@@ -393,12 +395,10 @@ class _CsvLog:
         keys: list[str] = []
         for r in self.rows:
             keys += [k for k in r if k not in keys]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
-        tmp.replace(self.path)
 
 
 def train(cfg: TrainConfig, command: str = "", resume: bool = True,

@@ -9,35 +9,37 @@ from pathlib import Path
 import torch
 
 from edgefuse.errors import ConfigError
+from edgefuse.secrets import redact
 
 logger = logging.getLogger(__name__)
 
 EventsByPair = dict[tuple[str, str], tuple[str, ...]]
 
 
-def create_annotator(spec: str, model: str = "qwen2-vl"):  # noqa: ANN201 - text types imported lazily
+def create_annotator(spec: str, model: str = "qwen2-vl", timeout: float = 60.0):  # noqa: ANN201 - text types imported lazily
     """``rules`` or the base URL of an OpenAI-compatible chat endpoint (``http://...``)."""
     from edgefuse.text import RuleAnnotator, VLMAnnotator
 
     if spec == "rules":
         return RuleAnnotator()
     if spec.startswith(("http://", "https://")):
-        return VLMAnnotator(spec, model)
-    raise ConfigError(f"annotator {spec!r} is neither 'rules' nor an http(s):// chat endpoint URL")
+        return VLMAnnotator(spec, model, timeout=timeout)
+    raise ConfigError(f"annotator {redact(spec)!r} is neither 'rules' nor an http(s):// chat endpoint URL")
 
 
-def annotate_roots(roots: Sequence[str], annotator_spec: str, task: str, vlm_model: str) -> EventsByPair:
+def annotate_roots(roots: Sequence[str], annotator_spec: str, task: str, vlm_model: str,
+                   vlm_timeout: float = 60.0) -> EventsByPair:
     """Events of every pair of every root, keyed by (resolved root, pair name)."""
     from edgefuse.text import annotate_dataset
 
-    annotator = create_annotator(annotator_spec, vlm_model)
+    annotator = create_annotator(annotator_spec, vlm_model, vlm_timeout)
     events: EventsByPair = {}
     for root in roots:
         annotations = annotate_dataset(root, annotator, task=task)
         resolved = str(Path(root).resolve())
         for name, ann in annotations.items():
             events[(resolved, name)] = tuple(ann.events)
-        logger.info("annotated %d pairs of %s with %s", len(annotations), root, annotator_spec)
+        logger.info("annotated %d pairs of %s with %s", len(annotations), root, redact(annotator_spec))
     return events
 
 

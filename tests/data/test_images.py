@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgefuse.data.images import read_ir, read_rgb, read_vis, write_image
-from edgefuse.errors import ConfigError, DataError
+from edgefuse.errors import ConfigError, DataError, OutputError
 from tests.helpers import SAMPLES, textured
 
 
@@ -95,7 +95,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):
         write_image(tmp_path / "o.png", np.zeros((4, 4, 3), np.uint8))
     assert os.listdir(tmp_path) == []
 

@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,8 @@ class FakeServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    raw: bytes | None = None  # sent as the body instead of the JSON answer
+    trickle_s: float = 0.0  # send the body one byte every trickle_s seconds
 
 
 def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
@@ -53,12 +56,22 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
                 }
             else:
                 payload = state.answer
-            data = json.dumps(payload).encode()
+            data = json.dumps(payload).encode() if state.raw is None else state.raw
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if not state.trickle_s:
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):
+                if state.release.wait(state.trickle_s):
+                    return
+                try:
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
 
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass
@@ -197,4 +210,68 @@ def test_bad_arguments():
         VLMAnnotator("127.0.0.1:8000/v1", "m")
     with pytest.raises(ConfigError, match="timeout must be > 0"):
         VLMAnnotator("http://127.0.0.1:1/v1", "m", timeout=0)
-    assert VLMAnnotator("http://h/v1/", "Qwen/Qwen2-VL-7B-Instruct").name == "vlm-qwen-qwen2-vl-7b-instruct"
+    assert VLMAnnotator("http://h/v1/", "Qwen/Qwen2-VL-7B-Instruct").name.startswith("vlm-qwen-qwen2-vl-7b-instruct-")
+
+
+# ----------------------------------------------------------------------------- hostile or odd servers
+def _timed_fallback(server, pair, caplog, match: str, limit_s: float, **kwargs: Any) -> None:
+    start = time.monotonic()
+    annotator = VLMAnnotator(server.url, "m", **{"timeout": 0.5, **kwargs})
+    with caplog.at_level(logging.WARNING, logger="edgefuse.text.vlm"):
+        annotation = annotator.annotate(pair)
+    elapsed = time.monotonic() - start
+    assert annotation.source == "fallback" and annotation.events == RuleAnnotator().annotate(pair).events
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and match in warnings[0], warnings
+    assert elapsed < limit_s, f"took {elapsed:.2f} s"
+
+
+def test_deeply_nested_json_falls_back(server, night_pair, caplog):
+    server.raw = b"[" * 200_000 + b"]" * 200_000
+    _timed_fallback(server, night_pair, caplog, "nested too deeply", 5.0, timeout=5)
+
+
+def test_json_that_is_not_an_object_falls_back(server, night_pair, caplog):
+    server.raw = b'"just a string"'
+    _timed_fallback(server, night_pair, caplog, "not an object", 5.0, timeout=5)
+
+
+def test_oversized_answer_falls_back(server, night_pair, caplog):
+    server.raw = b'{"choices": "' + b"x" * 300_000 + b'"}'
+    _timed_fallback(server, night_pair, caplog, "larger than 100000 bytes", 5.0, timeout=5,
+                    max_response_bytes=100_000)
+
+
+def test_trickling_body_hits_the_overall_deadline(server, night_pair, caplog):
+    server.trickle_s = 0.05  # 20 bytes/s: every single read is quick, the whole answer takes ~10 s
+    _timed_fallback(server, night_pair, caplog, "timed out", 2.0, timeout=0.5)
+
+
+def test_timeout_is_configurable_from_the_training_config(server, night_pair):
+    from edgefuse.train.config import TrainConfig
+    from edgefuse.train.text_setup import create_annotator
+
+    cfg = TrainConfig(annotator=server.url, vlm_timeout=0.25)
+    assert create_annotator(cfg.annotator, cfg.vlm_model, cfg.vlm_timeout).timeout == 0.25
+    with pytest.raises(ConfigError, match="vlm_timeout"):
+        TrainConfig(vlm_timeout=0)
+
+
+def test_cache_key_includes_the_endpoint_but_no_password():
+    a = VLMAnnotator("http://alice:hunter2@10.0.0.1:8000/v1", "qwen")
+    b = VLMAnnotator("http://10.0.0.2:8000/v1", "qwen")
+    c = VLMAnnotator("http://alice:other@10.0.0.1:8000/v1", "qwen")
+    assert a.name != b.name and a.name.startswith("vlm-qwen-")
+    assert a.name == c.name  # the key is the redacted endpoint: the password is not part of it
+    assert "hunter2" not in a.name and "hunter2" not in a.endpoint and "alice:***@" in a.endpoint
+
+
+def test_userinfo_is_sent_as_basic_auth_and_never_logged(server, night_pair, caplog):
+    url = server.url.replace("http://", "http://alice:hunter2@")
+    server.status = 500
+    annotator = VLMAnnotator(url, "m", timeout=5)
+    with caplog.at_level(logging.DEBUG):
+        assert annotator.annotate(night_pair).source == "fallback"
+    assert server.headers[0]["Authorization"] == "Basic " + base64.b64encode(b"alice:hunter2").decode()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "alice:***@127.0.0.1" in text and "hunter2" not in text
