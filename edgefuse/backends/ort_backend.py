@@ -95,6 +95,15 @@ def _size_multiple(path: str | os.PathLike[str]) -> int:
     return 1
 
 
+def _fp16_qdq(path: str | os.PathLike[str]) -> bool:
+    """Whether the sidecar says this is an FP16 Q/DQ graph (``*_int8_fp16.onnx``: FP16 outside the Q/DQ pairs)."""
+    sidecar = Path(str(path) + ".json")
+    try:
+        return sidecar.is_file() and (json.loads(sidecar.read_text()).get("int8") or {}).get("high_precision") == "fp16"
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
+
+
 class OrtBackend(Backend):
     """An ONNX file in ONNX Runtime.
 
@@ -143,6 +152,8 @@ class OrtBackend(Backend):
             so.intra_op_num_threads = self.threads
         if not self.spin:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if _fp16_qdq(self.path):  # ORT's CPU Q/DQ fusions (QLinearConv, QLinearConcat) take FP32 scales only
+            so.add_session_config_entry("session.disable_quant_qdq", "1")
         cache = self.path.parent / "ort_trt_cache"
         if self.device == "tensorrt":
             cache.mkdir(exist_ok=True)

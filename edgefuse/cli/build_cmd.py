@@ -19,6 +19,9 @@ import click
 @click.option("--opt-level", "optimization_level", type=int, help="Builder optimization level 0-5.")
 @click.option("--hardware-compat", type=click.Choice(["ampere_plus", "same_compute_capability"]),
               help="Build an engine that loads on other GPUs of that class (same_compute_capability: TRT >= 10.9).")
+@click.option("--int8-high-precision", type=click.Choice(["fp16", "fp32"]),
+              help="INT8: the type outside the Q/DQ pairs (default fp16: strongly typed builds take <model>_int8_fp16.onnx "
+                   "beside <model>_int8.onnx; fp32 builds the FP32-elsewhere graph).")
 @click.option("--dry-run", is_flag=True, help="Print the build plan (typing, flags, profiles, ...) and build nothing.")
 @click.option("--trt-version", metavar="X.Y", help="With --dry-run: plan for this TensorRT version (default: installed).")
 def build_cmd(onnx_path: str, dry_run: bool, trt_version: str | None, **options: object) -> None:

@@ -17,7 +17,8 @@ from edgefuse.engines._trt import import_tensorrt
 from edgefuse.engines.config import EngineConfig
 from edgefuse.engines.device import gpu_info
 from edgefuse.engines.guard import FORMAT
-from edgefuse.engines.plan import BuildPlan, GraphPrecision, graph_precision, plan_build
+from edgefuse.engines.plan import STRONG_BY_DEFAULT, BuildPlan, GraphPrecision, graph_precision, plan_build
+from edgefuse.engines.trt_api import version_tuple
 from edgefuse.errors import ConfigError, EngineBuildError
 from edgefuse.export._io import atomic_path, ensure_writable_dir, sha256_file, write_json_atomic
 from edgefuse.export.config import Precision
@@ -25,8 +26,8 @@ from edgefuse.export.manifest import now_iso, sidecar_path, tool_versions
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BuildPlan", "GraphPrecision", "build_engine", "default_output", "graph_precision", "onnx_sidecar",
-           "plan_build", "plan_for"]
+__all__ = ["BuildPlan", "GraphPrecision", "build_engine", "default_output", "graph_precision", "int8_graph",
+           "onnx_sidecar", "plan_build", "plan_for"]
 
 
 def default_output(onnx_path: str | os.PathLike[str], precision: Precision, folder: str = "engines") -> Path:
@@ -57,7 +58,28 @@ def onnx_sidecar(onnx_path: str | os.PathLike[str]) -> dict[str, Any]:
         sibling = _read_json(sidecar_path(src.with_name(f"{src.stem}_fp16.onnx")))
         if sibling.get("fp16"):
             doc = {**doc, "fp16": sibling["fp16"]}
+    elif doc and "fp16" not in doc and src.stem.endswith(("_int8", "_int8_fp16")):
+        # the INT8 graph keeps the FP16 export's islands FP32 too: weak typing pins them by name
+        base = src.stem.removesuffix("_fp16").removesuffix("_int8")
+        sibling = _read_json(sidecar_path(src.with_name(f"{base}_fp16.onnx")))
+        if sibling.get("fp16"):
+            doc = {**doc, "fp16": sibling["fp16"]}
     return doc
+
+
+def int8_graph(onnx_path: str | os.PathLike[str], cfg: EngineConfig, trt_version: str) -> Path:
+    """The graph an INT8 build parses: for ``x_int8.onnx``, a strongly typed build takes ``x_int8_fp16.onnx``.
+
+    That FP16 Q/DQ graph (FP16 outside the Q/DQ pairs) is NVIDIA's recipe and what the export's PSNR
+    search scored; ``int8_high_precision="fp32"`` keeps the given FP32-elsewhere graph, and a weakly
+    typed build (TensorRT 10, INT8 + FP16 flags) keeps it too.
+    """
+    src = Path(onnx_path)
+    sibling = src.with_name(f"{src.stem}_fp16.onnx")
+    if cfg.precision is not Precision.INT8 or cfg.int8_high_precision == "fp32" or not src.stem.endswith("_int8"):
+        return src
+    strong = cfg.strongly_typed if cfg.strongly_typed is not None else version_tuple(trt_version) >= STRONG_BY_DEFAULT
+    return sibling if strong and sibling.is_file() else src
 
 
 def plan_for(onnx_path: str | os.PathLike[str], cfg: EngineConfig, trt_version: str) -> BuildPlan:
@@ -65,7 +87,13 @@ def plan_for(onnx_path: str | os.PathLike[str], cfg: EngineConfig, trt_version: 
     src = Path(onnx_path)
     if not src.is_file():
         raise ConfigError(f"ONNX file not found: {src}")
-    return plan_build(cfg, graph_precision(src), trt_version, onnx_sidecar(src))
+    src = int8_graph(src, cfg, trt_version)
+    plan = plan_build(cfg, graph_precision(src), trt_version, onnx_sidecar(src))
+    plan.onnx = str(src)
+    if src != Path(onnx_path):
+        plan.notes.append(f"INT8 builds from the FP16 Q/DQ graph {src.name} beside {Path(onnx_path).name} "
+                          "(--int8-high-precision fp32 builds the given graph)")
+    return plan
 
 
 def _pin_fp32(trt: Any, network: Any, plan: BuildPlan) -> list[str]:
@@ -143,8 +171,9 @@ def build_engine(onnx_path: str | os.PathLike[str], cfg: EngineConfig) -> Path:
     if not src.is_file():
         raise ConfigError(f"ONNX file not found: {src}")
     version = str(trt.__version__)
-    onnx_doc = onnx_sidecar(src)
     plan = plan_for(src, cfg, version)
+    src = Path(plan.onnx or src)  # an INT8 build may take the FP16 Q/DQ sibling
+    onnx_doc = onnx_sidecar(src)
     out = Path(cfg.output) if cfg.output else default_output(src, cfg.precision)
     ensure_writable_dir(out.parent, "engine folder")
     gpu = gpu_info()

@@ -11,6 +11,7 @@ from edgefuse.errors import ConfigError
 from edgefuse.export.config import DynamicSpec, Precision, parse_dynamic
 
 HARDWARE_COMPAT = ("ampere_plus", "same_compute_capability")
+HIGH_PRECISION = ("fp16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class EngineConfig:
             flags, i.e. weak typing); ``True`` on TensorRT 10 builds from the FP16/Q-DQ graph.
         optimization_level: Builder optimization level 0-5 (TensorRT default 3).
         hardware_compat: ``ampere_plus`` for engines that load on any Ampere+ GPU.
+        int8_high_precision: What INT8 runs outside the Q/DQ pairs: ``None``/``fp16`` (NVIDIA's
+            recipe; strongly typed, from ``<model>_int8_fp16.onnx``) or ``fp32`` (explicitly:
+            the FP32-elsewhere ``<model>_int8.onnx``; weakly typed, the INT8 flag without FP16).
     """
 
     precision: Precision = Precision.FP16
@@ -40,6 +44,7 @@ class EngineConfig:
     strongly_typed: bool | None = None
     optimization_level: int | None = None
     hardware_compat: str | None = None
+    int8_high_precision: str | None = None
 
     def __post_init__(self) -> None:
         check_field_types(type(self), dataclasses.asdict(self), "engine")  # no from_dict: built from flags
@@ -59,6 +64,12 @@ class EngineConfig:
             raise ConfigError(
                 f"hardware_compat must be one of {', '.join(HARDWARE_COMPAT)}, got {self.hardware_compat!r}"
             )
+
+        if self.int8_high_precision is not None:
+            if self.int8_high_precision not in HIGH_PRECISION:
+                raise ConfigError(f"int8_high_precision must be fp16 or fp32, got {self.int8_high_precision!r}")
+            if self.precision is not Precision.INT8:
+                raise ConfigError("--int8-high-precision goes with --precision int8")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -9,7 +9,10 @@ Typing (TensorRT release notes 10.12: weak typing deprecated; 11.0: ``BuilderFla
 ``OBEY_PRECISION_CONSTRAINTS`` and layer precisions removed):
 
 * TensorRT >= 10.12 (default) and 11.x (always): strongly typed; the graph's types run, so FP16
-  comes from ``*_fp16.onnx`` (its validated FP32 islands included) and INT8 from ``*_int8.onnx``.
+  comes from ``*_fp16.onnx`` (its validated FP32 islands included) and INT8 from the FP16 Q/DQ
+  graph ``*_int8_fp16.onnx`` (FP16 outside the Q/DQ pairs, NVIDIA's recipe; ``plan_for`` takes it
+  for ``*_int8.onnx`` when it lies beside it). The FP32-elsewhere ``*_int8.onnx`` only with
+  ``int8_high_precision="fp32"``.
 * TensorRT 10.0-10.11 (default) or ``--weakly-typed`` on 10.x: builder flags; the FP32 islands
   are pinned as layer precision constraints: normalization/softmax/reduce layers by type plus
   every node the FP16/INT8 export kept in FP32, by name, from the ONNX sidecars.
@@ -61,6 +64,7 @@ class BuildPlan:
     workspace_mb: int | None = None
     optimization_level: int | None = None
     timing_cache: dict[str, Any] | None = None
+    onnx: str | None = None  # the graph TensorRT parses (plan_for may take the FP16 Q/DQ sibling)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +96,7 @@ def _typing(cfg: EngineConfig, graph: GraphPrecision, v: Version) -> bool:
     if cfg.strongly_typed is not None:
         strong = cfg.strongly_typed
     else:  # strong from 10.12 on; before it, strong only where the graph already carries the precision
-        strong = v >= STRONG_BY_DEFAULT or (p is Precision.FP16 and graph.fp16)
+        strong = v >= STRONG_BY_DEFAULT or (p is not Precision.FP32 and graph.fp16)
     if v[0] >= 11 and not strong:
         raise ConfigError("TensorRT 11 builds strongly typed networks only (BuilderFlag.FP16/INT8 were removed)")
     if p is Precision.INT8 and not graph.qdq:
@@ -111,24 +115,42 @@ def _typing(cfg: EngineConfig, graph: GraphPrecision, v: Version) -> bool:
             "--precision fp16`), whose FP32 islands were validated"
             + ("" if v[0] >= 11 else ", or pass --weakly-typed (deprecated since TensorRT 10.12)")
         )
+    if p is Precision.INT8 and graph.fp16 and cfg.int8_high_precision == "fp32":
+        raise ConfigError("this Q/DQ graph is FP16 outside the Q/DQ pairs: for FP32 there, build from <model>_int8.onnx")
+    if strong and p is Precision.INT8 and not graph.fp16 and cfg.int8_high_precision != "fp32":
+        raise ConfigError(
+            "strongly typed INT8 runs the graph's types and this Q/DQ graph is FP32 outside the Q/DQ pairs: build "
+            "from <model>_int8_fp16.onnx (FP16 there, NVIDIA's recipe; written by `edgefuse export --precision int8` "
+            "beside <model>_int8.onnx), or pass --int8-high-precision fp32 to run FP32 there"
+        )
     return strong
 
 
-def _weak(plan: BuildPlan, cfg: EngineConfig, v: Version, kept_fp32: list[str]) -> None:
+def _weak(plan: BuildPlan, cfg: EngineConfig, v: Version, kept_fp32: list[str], doc: dict[str, Any]) -> None:
     plan.flags = {"fp32": [], "fp16": ["FP16"], "int8": ["INT8", "FP16"]}[cfg.precision.value]
-    if plan.flags:
+    if cfg.int8_high_precision == "fp32":  # INT8 without FP16: every layer outside the Q/DQ pairs runs FP32
+        plan.flags = ["INT8"]
+    elif plan.flags:
         plan.pin_layer_types = list(PIN_LAYER_TYPES)
         plan.pin_layer_names = list(kept_fp32)
         plan.flags.append("OBEY_PRECISION_CONSTRAINTS")
         plan.high_precision = "fp16"
     if v >= STRONG_BY_DEFAULT:
         plan.notes.append("weak typing (builder precision flags) is deprecated since TensorRT 10.12 and gone in 11")
-    if cfg.precision is Precision.INT8:
-        plan.notes.append(
-            "weakly typed INT8: layers outside the Q/DQ pairs may run FP16 (the INT8 flag comes with FP16), while the "
-            "export's PSNR search measured them FP32; the nodes it kept FP32 are pinned, but measure the engine "
-            "itself (edgefuse bench --engine ... --data DIR)"
-        )
+    if cfg.precision is Precision.INT8 and cfg.int8_high_precision != "fp32":
+        scored = (doc.get("int8") or {}).get("scored_graph") or ""
+        if scored.endswith("_int8_fp16.onnx"):
+            plan.notes.append(
+                "weakly typed INT8: layers outside the Q/DQ pairs may run FP16 (INT8 + FP16 flags), the nodes the FP16 "
+                "export and the INT8 search kept FP32 are pinned by name; the export's PSNR search scored that graph "
+                f"({scored}: FP16 outside the Q/DQ pairs, those nodes FP32)"
+            )
+        else:
+            plan.notes.append(
+                "weakly typed INT8: layers outside the Q/DQ pairs may run FP16 (INT8 + FP16 flags), but this sidecar's "
+                "PSNR is of the FP32-elsewhere graph (an export from before the FP16 Q/DQ graph): re-export, or "
+                "measure the engine itself (edgefuse bench --engine ... --data DIR)"
+            )
 
 
 def _profiles(cfg: EngineConfig, graph: GraphPrecision, onnx_doc: dict[str, Any], plan: BuildPlan) -> None:
@@ -215,17 +237,18 @@ def plan_build(cfg: EngineConfig, graph: GraphPrecision, trt_version: str,
                      optimization_level=cfg.optimization_level)
     plan.size_multiple = int((doc.get("size_rule") or {}).get("multiple", 1) or 1)
     kept = [*(doc.get("fp16") or {}).get("kept_fp32_nodes", []), *(doc.get("int8") or {}).get("kept_fp32_nodes", [])]
+    kept = list(dict.fromkeys(kept))
     if strong:
         plan.network_flags = ["STRONGLY_TYPED"]
         plan.high_precision = "fp16" if graph.fp16 else "fp32"
         if cfg.precision is Precision.INT8 and not graph.fp16:
             plan.notes.append(
-                "strongly typed INT8 from a Q/DQ graph that is FP32 elsewhere: every layer outside the Q/DQ pairs runs "
-                "FP32 (what the export's PSNR search measured; NVIDIA's recipe puts FP16 there, which needs an FP16 "
-                "Q/DQ graph)"
+                "strongly typed INT8 from the FP32-elsewhere Q/DQ graph (--int8-high-precision fp32): every layer "
+                "outside the Q/DQ pairs runs FP32; the export's PSNR search scored the FP16 Q/DQ graph, so measure "
+                "this engine itself"
             )
     else:
-        _weak(plan, cfg, v, kept)
+        _weak(plan, cfg, v, kept, doc)
     _profiles(cfg, graph, doc, plan)
     _placement(cfg, v, plan)
     _timing_cache(cfg, plan)
@@ -235,6 +258,7 @@ def plan_build(cfg: EngineConfig, graph: GraphPrecision, trt_version: str,
 def format_plan(plan: BuildPlan) -> str:
     """The plan as the lines ``edgefuse build --dry-run`` prints."""
     lines = [f"TensorRT {plan.tensorrt}, precision {plan.precision}",
+             *([f"  graph          {plan.onnx}"] if plan.onnx else []),
              f"  typing         {'strongly typed' if plan.strongly_typed else 'weakly typed (builder flags)'}"
              f"; outside Q/DQ and FP32 islands: {plan.high_precision}",
              f"  network flags  {', '.join(plan.network_flags) or '-'}",

@@ -28,11 +28,19 @@ def import_ort() -> Any:
     return onnxruntime
 
 
-def session(model: str | os.PathLike[str] | bytes | Any, threads: int = 0, optimize: bool = True) -> Any:
-    """A CPU ``InferenceSession`` for a path, serialized bytes or a ``ModelProto``."""
+def session(model: str | os.PathLike[str] | bytes | Any, threads: int = 0, optimize: bool = True,
+            qdq_fusions: bool = True) -> Any:
+    """A CPU ``InferenceSession`` for a path, serialized bytes or a ``ModelProto``.
+
+    ``qdq_fusions=False`` runs Q/DQ as written (quantize, dequantize, float op): ORT's CPU
+    DQ -> op -> Q fusions (QLinearConv, QLinearConcat, ...) take FP32 scales only, so an FP16
+    Q/DQ graph needs it.
+    """
     ort = import_ort()
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    if not qdq_fusions:
+        so.add_session_config_entry("session.disable_quant_qdq", "1")
     if threads:
         so.intra_op_num_threads = threads
     if not optimize:

@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -165,6 +166,11 @@ def out_of_range_nodes(model: "onnx.ModelProto", peaks: dict[str, float], limit:
     return kept
 
 
+def block_ops(float16: Any) -> list[str]:
+    """Op types kept FP32: ``KEEP_FP32_OPS`` plus onnxconverter-common's block list less Resize/Upsample."""
+    return sorted({*KEEP_FP32_OPS, *(op for op in float16.DEFAULT_OP_BLOCK_LIST if op not in _FP16_SAFE_FROM_DEFAULT)})
+
+
 def convert_fp16(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], feeds: Iterable[Feeds] | None = None,
     max_abs: float = 16384.0, threads: int = 0,
@@ -197,7 +203,7 @@ def convert_fp16(
     peaks = activation_max_abs(model, feeds, threads) if feeds is not None else {}
     for name, why in out_of_range_nodes(model, peaks, max_abs).items():
         kept.setdefault(name, why)
-    block = sorted({*KEEP_FP32_OPS, *(op for op in float16.DEFAULT_OP_BLOCK_LIST if op not in _FP16_SAFE_FROM_DEFAULT)})
+    block = block_ops(float16)
     for node in model.graph.node:
         if node.op_type in KEEP_FP32_OPS:
             kept.setdefault(node.name, KEEP_FP32_OPS[node.op_type])

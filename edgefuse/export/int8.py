@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class Int8Result:
     cache_hit: bool = False
     sensitivity: dict[str, float] = field(default_factory=dict)
     ranking: str = ""
+    fp16_path: Path | None = None
+    scored: str = "int8"  # the graph the PSNRs are of: "int8" (FP32 elsewhere) or "int8_fp16" (FP16 Q/DQ)
+    psnr_db_fp32_elsewhere: float | None = None
 
 
 # Views handed to the calibrator per collection round: ORT keeps every activation of a round
@@ -315,8 +319,15 @@ def quantize_int8(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], calib: Sequence[Feeds], method: str = "minmax",
     cache: str | os.PathLike[str] | None = None, eval_feeds: Sequence[Feeds] = (),
     psnr_target: float | None = None, max_fp32_nodes: int = 16,
+    fp16_dst: str | os.PathLike[str] | None = None, fp16_keep: Sequence[str] = (),
 ) -> Int8Result:
     """Quantize ``src`` to a Q/DQ graph; keep the worst nodes in FP32 until ``psnr_target`` is met.
+
+    With ``fp16_dst`` the FP16 Q/DQ graph (``to_fp16_qdq``) is written too, and the search scores
+    it, not the FP32-elsewhere graph: every candidate is converted (its search-kept nodes and
+    ``fp16_keep`` FP32) before it is measured. That is what a TensorRT INT8 engine runs: strongly
+    typed it is built from that graph; weakly typed (TensorRT 10, INT8 + FP16 flags) the layers
+    outside the Q/DQ pairs may run FP16 and the kept nodes are pinned FP32 by name.
 
     Args:
         src: FP32 ONNX file.
@@ -328,24 +339,52 @@ def quantize_int8(
         psnr_target: PSNR (dB, 8-bit fused image vs the FP32 graph) to reach; ``None`` skips
             the search.
         max_fp32_nodes: At most this many nodes are kept in FP32.
+        fp16_dst: Also write the FP16 Q/DQ graph here, and score it in the search.
+        fp16_keep: Nodes the FP16 export kept in FP32 (its sidecar's ``kept_fp32_nodes``).
     """
     cache_hit = cache is not None and Path(cache).is_file()
     quantize(src, dst, calib, method, cache=cache)
     result = Int8Result(Path(dst), method, cache=str(cache) if cache else None, cache_hit=cache_hit)
-    if psnr_target is None or not eval_feeds:
+    all_quantized = set(_quantized_nodes(dst))
+
+    def fp16_of(path: Path, out: Path) -> Path:
+        search_kept = all_quantized - set(_quantized_nodes(path))  # excluded from INT8 in this candidate
+        return to_fp16_qdq(path, out, [*fp16_keep, *sorted(search_kept)])
+
+    def finish() -> Int8Result:
+        if fp16_dst is not None:
+            result.fp16_path = fp16_of(Path(dst), Path(fp16_dst))
         return result
+
+    if psnr_target is None or not eval_feeds:
+        return finish()
     fp_sess = session(src)
     refs = [run(fp_sess, f) for f in eval_feeds]
 
-    def score(path: Path) -> float:
-        sess = session(path)
+    def score_graph(path: Path, qdq_fusions: bool = True) -> float:
+        sess = session(path, qdq_fusions=qdq_fusions)
         return float(np.mean([psnr_u8(run(sess, f), r) for f, r in zip(eval_feeds, refs)]))
+
+    probe16 = Path(dst).with_name(f".{Path(dst).stem}.fp16probe.onnx")
+
+    def score(path: Path) -> float:
+        if fp16_dst is None:
+            return score_graph(path)
+        try:
+            return score_graph(fp16_of(path, probe16), qdq_fusions=False)  # ORT's fusions take FP32 scales only
+        finally:
+            probe16.unlink(missing_ok=True)
+
+    if fp16_dst is not None:
+        result.scored = "int8_fp16"
 
     result.psnr_db = score(Path(dst))
     result.steps.append({"fp32_nodes": 0, "psnr_db": round(result.psnr_db, 2)})
     if result.psnr_db >= psnr_target or max_fp32_nodes == 0:
         result.target_met = result.psnr_db >= psnr_target
-        return result
+        if fp16_dst is not None:
+            result.psnr_db_fp32_elsewhere = score_graph(Path(dst))
+        return finish()
     if len(_quantized_nodes(dst)) <= EXACT_RANK_MAX:
         result.sensitivity = exclusion_gains(src, dst, calib, method, cache, eval_feeds, score)
         result.ranking = "psnr gain when kept FP32 alone (measured per node)"
@@ -366,5 +405,118 @@ def quantize_int8(
         attempt(final)  # leave dst as the chosen graph
     result.kept_fp32, result.psnr_db = ranked[:final], result.steps[-1]["psnr_db"]
     result.target_met = result.psnr_db >= psnr_target
+    if fp16_dst is not None:
+        result.psnr_db_fp32_elsewhere = score_graph(Path(dst))
     logger.debug("INT8 %s: %.2f dB with %d nodes in FP32", dst, result.psnr_db, len(result.kept_fp32))
-    return result
+    return finish()
+
+
+# ONNX opset 19 is the first whose QuantizeLinear takes a float16 x / y_scale and whose DequantizeLinear
+# returns float16 (its output type is the scale's); opset 13-18 Q/DQ are float32 only.
+FP16_QDQ_OPSET = 19
+
+
+def _qdq_feeding_only(model: Any, kept: set[str]) -> set[str]:
+    """Q/DQ nodes whose every (transitive, through Q -> DQ) consumer is a kept-FP32 node: they stay FP32 too.
+
+    A kept node's quantized inputs then arrive through an FP32 Q/DQ pair (an FP16 tensor is cast to FP32
+    before its QuantizeLinear), never through a Cast between a DequantizeLinear and its consumer.
+    """
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    dqs = {n.name for n in model.graph.node if n.op_type == "DequantizeLinear"
+           and consumers.get(n.output[0]) and all(c.name in kept for c in consumers[n.output[0]])}
+    qs = {n.name for n in model.graph.node if n.op_type == "QuantizeLinear"
+          and consumers.get(n.output[0]) and all(c.name in dqs for c in consumers[n.output[0]])}
+    return dqs | qs
+
+
+def _fold_initializer_identities(model: Any) -> None:
+    """Replace ``Identity(initializer)`` (shared weights) by a copy of the initializer under the output's name.
+
+    The FP16 converter types an Identity's output by its consumers: one feeding a kept-FP32 node
+    (a LayerNorm's bias) would say FP32 over an initializer it made FP16.
+    """
+    inits = {t.name: t for t in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    drop = []
+    for node in model.graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits and node.output[0] not in outputs:
+            copy = type(inits[node.input[0]])()
+            copy.CopyFrom(inits[node.input[0]])
+            copy.name = node.output[0]
+            model.graph.initializer.append(copy)
+            drop.append(node)
+    for node in drop:
+        model.graph.node.remove(node)
+
+
+def _subnormal_scale_qdq(model: Any) -> set[str]:
+    """Q/DQ nodes with a scale below FP16's smallest normal number (2**-14): FP16 would lose its precision.
+
+    They keep FP32 scales (a Q and its DQ share the scale, so both stay FP32).
+    """
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    tiny = set()
+    for name, t in inits.items():
+        if t.data_type == 1:  # FLOAT
+            arr = numpy_helper.to_array(t)
+            if arr.size and arr.size <= 1 << 16 and float(np.abs(arr).min()) < 2.0 ** -14:
+                tiny.add(name)
+    return {n.name for n in model.graph.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 1 and n.input[1] in tiny}
+
+
+def to_fp16_qdq(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], keep_fp32: Sequence[str] = (),
+) -> Path:
+    """Write the FP16 Q/DQ graph of an INT8 Q/DQ graph: FP16 outside the Q/DQ pairs, FP32 I/O.
+
+    NVIDIA's explicit-quantization recipe for strongly typed TensorRT uses FP16 as the high-precision
+    type around Q/DQ (TensorRT Model Optimizer: ``modelopt.onnx.quantization.quantize(...,
+    high_precision_dtype="fp16")``, its default). The graph is moved to opset 19 (ONNX's version
+    converter), where Q/DQ take FP16 scales: activation QuantizeLinear x and y_scale are FP16,
+    every DequantizeLinear (activations and per-channel weights, axes unchanged) returns FP16.
+    Kept FP32, with Casts around them: ``keep_fp32`` (the FP16 export's kept nodes, the nodes the
+    INT8 search kept out of INT8), the FP16 pass's fragile op types, the Q/DQ pairs that feed
+    only kept nodes, and Q/DQ pairs whose scale is below FP16's normal range (FP32 scales there).
+    """
+    import onnx
+    from onnx import version_converter
+
+    from edgefuse.export.fp16 import block_ops
+
+    try:
+        from onnxconverter_common import float16
+    except ImportError as e:
+        from edgefuse.errors import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            "the FP16 Q/DQ graph needs onnxconverter-common: pip install 'edgefuse[export]'") from e
+    model = onnx.load(str(src))
+    try:
+        opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=FP16_QDQ_OPSET)
+        if opset < FP16_QDQ_OPSET:
+            model = version_converter.convert_version(model, FP16_QDQ_OPSET)
+        _fold_initializer_identities(model)
+        names = {n.name for n in model.graph.node}
+        kept = {n for n in keep_fp32 if n in names}
+        kept |= {n.name for n in model.graph.node if n.op_type in block_ops(float16)}
+        kept |= _qdq_feeding_only(model, kept)
+        kept |= _subnormal_scale_qdq(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "number X will be truncated": eps constants, expected
+            converted = float16.convert_float_to_float16(
+                model, keep_io_types=True, op_block_list=block_ops(float16), node_block_list=sorted(kept),
+                max_finite_val=65504.0,
+            )
+        onnx.checker.check_model(converted)
+    except Exception as e:
+        raise ExportError(f"FP16 Q/DQ conversion of {src} failed: {e}") from e
+    with atomic_path(dst) as tmp:
+        onnx.save(converted, str(tmp))
+    return Path(dst)

@@ -211,14 +211,16 @@ def _int8_stage(run: _Run) -> None:
         key = cache_key(model=sha256_file(run.path("fp32")), data=calib.fingerprint, shape=size,
                         method=cfg.calib_method, samples=cfg.calib_samples, seed=cfg.seed)
         cache = ensure_writable_dir((run.final or run.out) / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
+        fp16_kept = list(run.extra.get("fp16", {}).get("fp16", {}).get("kept_fp32_nodes", {}))
         res = quantize_int8(run.path("fp32"), run.path("int8"), run.frames, cfg.calib_method, cache,
-                            calib.frames(size, 4, cfg.seed + 1), cfg.psnr_target, cfg.max_fp32_nodes)
+                            calib.frames(size, 4, cfg.seed + 1), cfg.psnr_target, cfg.max_fp32_nodes,
+                            fp16_dst=run.path("int8_fp16"), fp16_keep=fp16_kept)
         st.path = res.path
         n = len(res.kept_fp32)
         kept = f"{n} node{'s' * (n != 1)} kept FP32" + (f" ({', '.join(res.kept_fp32)})" if res.kept_fp32 else "")
-        psnr = f", calib-set PSNR {res.psnr_db:.1f} dB" if res.psnr_db is not None else ""
+        psnr = f", calib-set PSNR {res.psnr_db:.1f} dB (FP16 Q/DQ graph)" if res.psnr_db is not None else ""
         st.note = (f"{cfg.calib_method}, {len(calib.pairs)} pairs/{cfg.calib_samples} views, cache "
-                   f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}")
+                   f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}; + {res.fp16_path.name}")  # type: ignore[union-attr]
         run.extra["int8"] = {"int8": {
             "scheme": "Q/DQ, symmetric signed INT8 activations and weights, per-channel weights, float bias",
             "quantized_op_types": list(QUANT_OPS),
@@ -228,8 +230,14 @@ def _int8_stage(run: _Run) -> None:
             "psnr_target_db": cfg.psnr_target, "target_met": res.target_met, "kept_fp32_nodes": res.kept_fp32,
             "search": res.steps, "ranking": res.ranking,
             "sensitivity_db": {k: round(v, 3) for k, v in list(res.sensitivity.items())[:32]},
+            "scored_graph": run.path(res.scored).name if res.psnr_db is not None else None,
+            "high_precision": "fp32",
+            "psnr_db_fp32_elsewhere": res.psnr_db_fp32_elsewhere,
         }}
+        run.extra["int8_fp16"] = {"int8": {**run.extra["int8"]["int8"], "high_precision": "fp16",
+                                           "kept_fp32_nodes": res.kept_fp32, "fp16_kept_fp32_nodes": fp16_kept}}
         run.report.artefacts["int8"] = res.path
+        run.report.artefacts["int8_fp16"] = res.fp16_path  # type: ignore[assignment]
 
 
 def _parity_stage(run: _Run) -> None:
@@ -251,7 +259,7 @@ def _manifest_stage(run: _Run) -> None:
                 "note": "height and width must be multiples of this; pad frames up (reflect) and crop"}
         for p, path in report.artefacts.items():
             report.sidecars[p] = write_sidecar(
-                path, kind="onnx", precision=p, model=run.src.to_dict(), shapes=_shapes(cfg), size_rule=rule,
+                path, kind="onnx", precision="int8" if p == "int8_fp16" else p, model=run.src.to_dict(), shapes=_shapes(cfg), size_rule=rule,
                 simplifier=run.simplifier, parity=report.parity.get(p), **run.extra.get(p, {}),
             )
         summary = {"config": cfg.to_dict(), "model": run.src.to_dict()}

@@ -32,7 +32,7 @@ def test_trt10_before_10_12_uses_builder_flags_and_pins_the_fp16_islands():
     assert plan.pin_layer_names == ["/blk/Pow", "/blk/Div_3"]  # what the validated FP16 ONNX kept FP32
     int8 = _plan("int8", QDQ, "10.9", {"int8": {"kept_fp32_nodes": ["/conv0/Conv"]}})
     assert int8.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"] and int8.pin_layer_names == ["/conv0/Conv"]
-    assert any("may run FP16" in n for n in int8.notes)  # the INT8 search's PSNR is not this engine's
+    assert any("may run FP16" in n for n in int8.notes)  # and which graph the sidecar's PSNR is of
     assert _plan("fp32", FP32, "10.3").flags == []
 
 
@@ -70,9 +70,39 @@ def test_fp32_from_an_fp16_graph_is_refused_in_either_typing(version, strong):
         _plan("fp32", FP16, version, strongly_typed=strong)
 
 
-def test_strong_int8_says_what_runs_outside_the_qdq_pairs():
-    plan = _plan("int8", QDQ, "11.4")
-    assert plan.strongly_typed and plan.high_precision == "fp32" and any("runs FP32" in n for n in plan.notes)
+QDQ16 = GraphPrecision(True, True, STATIC)  # the FP16 Q/DQ graph (*_int8_fp16.onnx)
+
+
+@pytest.mark.parametrize("version", ["10.12", "11.4"])
+def test_strong_int8_runs_fp16_outside_the_qdq_pairs(version):
+    plan = _plan("int8", QDQ16, version)
+    assert plan.strongly_typed and plan.network_flags == ["STRONGLY_TYPED"] and plan.flags == []
+    assert plan.high_precision == "fp16" and not plan.pin_fp32  # the graph's own FP32 islands run as typed
+    with pytest.raises(ConfigError, match="_int8_fp16.onnx.*--int8-high-precision fp32"):
+        _plan("int8", QDQ, version)  # FP32 elsewhere is not the default
+    fp32 = _plan("int8", QDQ, version, int8_high_precision="fp32")
+    assert fp32.strongly_typed and fp32.high_precision == "fp32" and any("runs FP32" in n for n in fp32.notes)
+    with pytest.raises(ConfigError, match="FP16 outside the Q/DQ pairs"):
+        _plan("int8", QDQ16, version, int8_high_precision="fp32")
+
+
+def test_trt10_3_int8_weak_flags_pin_both_exports_islands_and_say_what_the_search_scored():
+    doc = {"fp16": {"kept_fp32_nodes": ["/blk/Div_3"]},
+           "int8": {"kept_fp32_nodes": ["/conv0/Conv"], "scored_graph": "m_int8_fp16.onnx"}}
+    plan = _plan("int8", QDQ, "10.3", doc)
+    assert not plan.strongly_typed and plan.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert plan.high_precision == "fp16" and plan.pin_layer_names == ["/blk/Div_3", "/conv0/Conv"]
+    assert any("scored that graph (m_int8_fp16.onnx" in n for n in plan.notes)
+    old = _plan("int8", QDQ, "10.3", {"int8": {"kept_fp32_nodes": []}})
+    assert any("FP32-elsewhere graph" in n and "re-export" in n for n in old.notes)
+    fp32 = _plan("int8", QDQ, "10.3", doc, int8_high_precision="fp32")
+    assert fp32.flags == ["INT8"] and fp32.high_precision == "fp32" and not fp32.pin_fp32
+    strong = _plan("int8", QDQ16, "10.3")  # the FP16 Q/DQ graph carries its types: strongly typed on 10.3 too
+    assert strong.strongly_typed and strong.high_precision == "fp16"
+    with pytest.raises(ConfigError, match="--precision int8"):
+        EngineConfig(precision="fp16", int8_high_precision="fp32")
+    with pytest.raises(ConfigError, match="fp16 or fp32"):
+        EngineConfig(precision="int8", int8_high_precision="bf16")
 
 
 def test_profile_from_the_onnx_sidecar_and_the_size_rule():
@@ -222,3 +252,72 @@ def test_modules_import_without_tensorrt():
         pytest.skip("TensorRT is installed")
     with pytest.raises(BackendUnavailableError, match="TensorRT is not installed"):
         build_engine("whatever.onnx", EngineConfig())
+
+
+def _qdq_file(path: Path, fp16: bool) -> Path:
+    """A one-pair Q/DQ graph: FP32 scales, or FP16 ones at opset 19 (the FP16 Q/DQ graph's types)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    f = np.float16 if fp16 else np.float32
+    inits = [numpy_helper.from_array(np.array(0.1, f), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")]
+    t = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", t, [1, 3, 64, 64])],
+                          [helper.make_tensor_value_info("y", t, [1, 3, 64, 64])], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19 if fp16 else 17)]), str(path))
+    return path
+
+
+@pytest.fixture
+def int8_files(tmp_path):
+    src = _qdq_file(tmp_path / "m_int8.onnx", fp16=False)
+    _qdq_file(tmp_path / "m_int8_fp16.onnx", fp16=True)
+    (tmp_path / "m_int8.onnx.json").write_text(json.dumps(
+        {"precision": "int8", "int8": {"kept_fp32_nodes": ["/conv0/Conv"], "scored_graph": "m_int8_fp16.onnx"}}))
+    (tmp_path / "m_fp16.onnx.json").write_text(json.dumps({"precision": "fp16", "fp16": {"kept_fp32_nodes": ["/Pow"]}}))
+    return src
+
+
+@pytest.mark.parametrize("version", ["10.12", "11.4"])
+def test_plan_for_takes_the_fp16_qdq_sibling_when_strongly_typed(int8_files, version):
+    from edgefuse.engines import format_plan, plan_for
+
+    plan = plan_for(int8_files, EngineConfig(precision="int8"), version)
+    assert Path(plan.onnx).name == "m_int8_fp16.onnx" and plan.strongly_typed and plan.high_precision == "fp16"
+    text = format_plan(plan)
+    assert "graph          " in text and "m_int8_fp16.onnx" in text and "outside Q/DQ and FP32 islands: fp16" in text
+    explicit = plan_for(int8_files, EngineConfig(precision="int8", int8_high_precision="fp32"), version)
+    assert Path(explicit.onnx).name == "m_int8.onnx" and explicit.high_precision == "fp32"
+    (int8_files.parent / "m_int8_fp16.onnx").unlink()
+    with pytest.raises(ConfigError, match="_int8_fp16.onnx"):
+        plan_for(int8_files, EngineConfig(precision="int8"), version)
+
+
+def test_plan_for_on_10_3_keeps_the_fp32_qdq_graph_and_pins_both_exports_islands(int8_files):
+    from edgefuse.engines import plan_for
+
+    weak = plan_for(int8_files, EngineConfig(precision="int8"), "10.3")
+    assert Path(weak.onnx).name == "m_int8.onnx" and weak.flags == ["INT8", "FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert weak.pin_layer_names == ["/Pow", "/conv0/Conv"]  # the FP16 export's island (sibling sidecar) + the search's
+    assert any("scored that graph (m_int8_fp16.onnx" in n for n in weak.notes)
+    strong = plan_for(int8_files, EngineConfig(precision="int8", strongly_typed=True), "10.3")
+    assert Path(strong.onnx).name == "m_int8_fp16.onnx" and strong.high_precision == "fp16"
+
+
+def test_dry_run_prints_which_int8_graph_and_high_precision(int8_files):
+    from click.testing import CliRunner
+
+    from edgefuse.cli.main import cli
+
+    def dry(*extra):
+        r = CliRunner().invoke(cli, ["build", "--onnx", str(int8_files), "--precision", "int8", "--dry-run", *extra])
+        return r.exit_code, r.output
+
+    code, out = dry("--trt-version", "11.4")
+    assert code == 0 and "m_int8_fp16.onnx" in out and "outside Q/DQ and FP32 islands: fp16" in out
+    code, out = dry("--trt-version", "11.4", "--int8-high-precision", "fp32")
+    assert code == 0 and "graph          " + str(int8_files) in out and "islands: fp32" in out
+    code, out = dry("--trt-version", "10.3")
+    assert code == 0 and "INT8, FP16, OBEY_PRECISION_CONSTRAINTS" in out and "2 layers by name" in out

@@ -100,3 +100,41 @@ def test_dla_cores_are_checked_on_the_builder(monkeypatch, tmp_path, fp16_onnx):
     with pytest.raises(EngineBuildError, match="DLA core 0 requested, this device has 0"):
         _build(monkeypatch, tmp_path, "10.3.0", fp16_onnx, precision="fp16", dla_core=0,
                profile="512x640:512x640:512x640")
+
+
+def _int8_pair(folder):
+    """m_int8.onnx (FP32 Q/DQ) + m_int8_fp16.onnx (FP16 scales, opset 19), sidecars as the export writes them."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    for stem, f, t, opset in (("m_int8", np.float32, TensorProto.FLOAT, 17),
+                              ("m_int8_fp16", np.float16, TensorProto.FLOAT16, 19)):
+        inits = [numpy_helper.from_array(np.array(0.1, f), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="/q"),
+                 helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="/dq"),
+                 helper.make_node("Relu", ["y"], ["out"], name="/conv0/Conv")]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", t, [1, 3, 64, 64])],
+                              [helper.make_tensor_value_info("out", t, [1, 3, 64, 64])], inits)
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), str(folder / f"{stem}.onnx"))
+        doc = {"precision": "int8", "int8": {"kept_fp32_nodes": ["/conv0/Conv"], "scored_graph": "m_int8_fp16.onnx"}}
+        (folder / f"{stem}.onnx.json").write_text(json.dumps(doc))
+    return folder / "m_int8.onnx"
+
+
+@pytest.mark.parametrize("version", ["10.12.0", "11.4.1"])
+def test_strongly_typed_int8_parses_the_fp16_qdq_graph(monkeypatch, tmp_path, version):
+    trt, plan = _build(monkeypatch, tmp_path, version, _int8_pair(tmp_path), precision="int8")
+    (parsed,) = trt.called("OnnxParser.parse_from_file")
+    assert str(parsed).endswith("m_int8_fp16.onnx") and trt.called("IBuilderConfig.set_flag") == []
+    doc = json.loads((plan.parent / "m.plan.json").read_text())
+    assert doc["high_precision"] == "fp16" and doc["onnx"]["path"].endswith("m_int8_fp16.onnx")
+
+
+def test_weakly_typed_int8_on_10_3_pins_the_search_kept_layer_by_name(monkeypatch, tmp_path):
+    trt, plan = _build(monkeypatch, tmp_path, "10.3.0", _int8_pair(tmp_path), precision="int8")
+    (parsed,) = trt.called("OnnxParser.parse_from_file")
+    assert str(parsed).endswith("m_int8.onnx")
+    assert trt.called("IBuilderConfig.set_flag") == [
+        "BuilderFlag.INT8", "BuilderFlag.FP16", "BuilderFlag.OBEY_PRECISION_CONSTRAINTS"]
+    assert [a[0] for a in trt.called("ILayer.set_output_type")] == ["/conv0/Conv"]

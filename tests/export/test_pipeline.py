@@ -20,10 +20,12 @@ from tests.helpers import SAMPLES
 def test_artefacts_sidecars_and_parity(int8_export):
     cfg, report, stages = int8_export
     assert [s.name for s in stages][:6] == ["calib", "onnx", "simplify", "fp16", "int8", "parity"]
-    assert set(report.artefacts) == {"fp32", "fp16", "int8"}
+    assert set(report.artefacts) == {"fp32", "fp16", "int8", "int8_fp16"}
+    assert report.artefacts["int8_fp16"].name.endswith("_int8_fp16.onnx")
     for p, path in report.artefacts.items():
         doc = json.loads(report.sidecars[p].read_text())
-        assert doc["precision"] == p and doc["opset"] >= 17 and doc["shapes"] == {"static": [H, W]}
+        assert doc["precision"] == p.removesuffix("_fp16") if p == "int8_fp16" else doc["precision"] == p
+        assert doc["opset"] >= 17 and doc["shapes"] == {"static": [H, W]}
         assert doc["model"]["checkpoint_sha256"] and doc["model"]["architecture"] == "edge_nano"
         assert {"torch", "onnx", "onnxruntime", "onnxsim"} <= set(doc["tools"])
         par = doc["parity"]
@@ -33,6 +35,10 @@ def test_artefacts_sidecars_and_parity(int8_export):
     assert report.parity["fp16"]["psnr_db"] >= 40
     int8 = json.loads(report.sidecars["int8"].read_text())["int8"]
     assert int8["calibration"]["pairs"] == 10 and int8["calibration"]["fingerprint"]
+    assert int8["high_precision"] == "fp32" and int8["scored_graph"].endswith("_int8_fp16.onnx")  # what engines run
+    int8_fp16 = json.loads(report.sidecars["int8_fp16"].read_text())["int8"]
+    assert int8_fp16["high_precision"] == "fp16" and int8_fp16["kept_fp32_nodes"] == int8["kept_fp32_nodes"]
+    assert report.parity["int8_fp16"]["passed"]
     out = report.artefacts["fp32"].parent
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
     assert report.build_command.startswith("edgefuse build --onnx") and "_int8.onnx" in report.build_command
