@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import Any
 
 import click
 
 from edgefuse.errors import ConfigError
+
+# exit status after a stop by signal: 128 + the signal number, as shells report it (train does the same for SIGINT)
+SIGNAL_EXIT = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
 
 def _summary(stats: dict[str, Any]) -> str:
@@ -37,7 +42,7 @@ def _summary(stats: dict[str, Any]) -> str:
               help="latest: newest pair when the model is slow (live); all: every pair (offline)  [default: auto]")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), help="Write the stats JSON here at the end.")
 @click.option("--overlay/--no-overlay", default=None, help="Draw FPS and latency on the output.")
-@click.option("--out-fps", type=float, help="Frame rate of written video files  [default: 30]")
+@click.option("--out-fps", type=float, help="Frame rate of written video files  [default: the sources' rate]")
 @click.option("--stall-timeout", type=float, help="Seconds without a frame before a source counts as stalled "
               "[default: 5]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="StreamConfig YAML; flags override it.")
@@ -59,7 +64,11 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: 
         try:
             runner.run(install_signals=True)  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
         finally:
-            if runner.stats:
+            if runner.stats and runner.started:  # an open failure has nothing to summarise: the error says it
                 click.echo(_summary(runner.stats))
-                if cfg.stats_path:
-                    click.echo(f"wrote {cfg.stats_path}")
+            if cfg.stats_path and getattr(runner, "stats_written", False):
+                click.echo(f"wrote {cfg.stats_path}")
+    code = SIGNAL_EXIT.get(runner.stopped_by)
+    if code:
+        click.echo(f"stream: stopped by {runner.stopped_by}", err=True)
+        sys.exit(code)
