@@ -31,6 +31,8 @@ def _summary(stats: dict[str, Any]) -> str:
 @click.option("--engine", type=click.Path(dir_okay=False), help="TensorRT plan.")
 @click.option("--onnx", type=click.Path(dir_okay=False), help="ONNX file (ONNX Runtime).")
 @click.option("--model", help="Shipped model name or checkpoint (torch)  [default: the shipped student]")
+@click.option("--method", type=click.Choice(["average", "max", "laplacian"]),
+              help="A classical fusion method instead of a model (no backend needed).")
 @click.option("--device", help="cpu / cuda (torch, ONNX Runtime), tensorrt (ONNX Runtime EP).")
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for the backend (0 = default).")
 @click.option("--out", "outputs", multiple=True, help="Repeatable: video file (.mp4), folder (DIR/), "
@@ -46,7 +48,8 @@ def _summary(stats: dict[str, Any]) -> str:
 @click.option("--stall-timeout", type=float, help="Seconds without a frame before a source counts as stalled "
               "[default: 5]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="StreamConfig YAML; flags override it.")
-def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int,
+def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: str | None, device: str | None,
+               threads: int,
                config_path: str | None, outputs: tuple[str, ...], **flags: Any) -> None:
     """Pair IR and visible frames by timestamp, register, fuse with a backend, and write/serve the result."""
     from edgefuse.backends import open_backend
@@ -59,7 +62,15 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: 
     runner = StreamRunner(cfg, backend=None)  # sources, sinks and rig are checked before the model loads
     if not cfg.outputs:
         click.echo("note: no --out given; frames are fused and counted but not kept", err=True)
-    with open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads) as backend:
+    if method is not None:
+        if engine or onnx or model:
+            raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
+        from edgefuse.stream.methods import ClassicalBackend
+
+        opened: Any = ClassicalBackend(method)
+    else:
+        opened = open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads)
+    with opened as backend:
         runner.backend = backend
         try:
             runner.run(install_signals=True)  # Ctrl-C/SIGTERM end the run cleanly, not by an exception

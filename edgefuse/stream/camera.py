@@ -262,12 +262,20 @@ def _csi_source(rest: str, query: dict[str, str], stall_timeout: float) -> Sourc
     return CaptureSource(uri, pipeline, cv2.CAP_GSTREAMER, None, stall_timeout, reconnect)
 
 
-RTSP_KEYS = ("reconnect", "latency", "transport", "capture")
+RTSP_KEYS = ("reconnect", "latency", "transport", "capture", "buffer_mode")
+BUFFER_MODES = ("none", "slave", "buffer", "auto", "synced")
 
 
 @SOURCES.register("rtsp")
 def _rtsp_source(rest: str, query: dict[str, str], stall_timeout: float) -> Source:
-    """``rtsp://[user:pass@]host[:port]/path[?reconnect=N&latency=MS&transport=tcp|udp&capture=gst|opencv]``."""
+    """``rtsp://[user:pass@]host[:port]/path[?reconnect=N&latency=MS&transport=tcp|udp&capture=gst|opencv]``.
+
+    ``buffer_mode`` is rtspsrc's jitter-buffer mode; the default ``synced`` maps the RTP
+    timestamps (the sender's capture clock) onto the receiver's clock once, at the first
+    packet, so frame times keep the sender's spacing; ``slave`` (GStreamer's default) keeps
+    re-estimating the clock skew from arrival times, which moved one of two cameras by a frame
+    period for a few seconds after the start in the RTSP test.
+    """
     if not rest:
         raise ConfigError("rtsp:// needs a host, e.g. rtsp://user:pass@192.168.1.10:554/stream1")
     rest, opts = _options(rest, RTSP_KEYS)
@@ -276,14 +284,17 @@ def _rtsp_source(rest: str, query: dict[str, str], stall_timeout: float) -> Sour
     reconnect = _integer(opts, "reconnect", 10, shown)
     latency = _integer(opts, "latency", 50, shown)
     transport = opts.get("transport", "tcp")
+    mode = opts.get("buffer_mode", "synced")
+    if mode not in BUFFER_MODES:
+        raise ConfigError(f"{shown}: buffer_mode={mode!r} must be one of {', '.join(BUFFER_MODES)}")
     if transport not in ("tcp", "udp", "auto"):
         raise ConfigError(f"{shown}: transport={transport!r} must be tcp, udp or auto")
     if _capture_choice(opts, url, "rtspsrc") == "gst":
         protocols = {"tcp": "tcp", "udp": "udp", "auto": "tcp+udp+udp-mcast"}[transport]
         us = int(stall_timeout * 1e6)
         desc = (f'rtspsrc location="{url}" latency={latency} protocols={protocols} timeout={us} '
-                f"tcp-timeout={us} ! decodebin")
-        return GstSource(url, desc, stall_timeout, True, reconnect)
+                f"tcp-timeout={us} buffer-mode={mode} ! decodebin")
+        return GstSource(url, desc, stall_timeout, True, reconnect, pts_delay_s=latency / 1000.0)
     return CaptureSource(url, url, cv2.CAP_FFMPEG, None, stall_timeout, reconnect)
 
 

@@ -81,12 +81,15 @@ class GstSource(Source):
             pipeline (a live pipeline answers NO_PREROLL when it is paused), and then end of
             stream ends the source (a ``gst://`` pipeline that sends EOS has finished).
         max_reconnects: consecutive failed reopen attempts before giving up (-1 = forever).
+        pts_delay_s: how much later than the capture the PTS of a live pipeline is (rtspsrc's
+            jitter buffer puts its ``latency`` on the PTS: the RTSP test measured PTS = true
+            capture + latency + ~6 ms of first-packet delay); subtracted.
     """
 
     kind = "gstreamer"
 
     def __init__(self, uri: str, description: str, stall_timeout: float = 5.0, live: bool | None = None,
-                 max_reconnects: int = 10) -> None:
+                 max_reconnects: int = 10, pts_delay_s: float = 0.0) -> None:
         super().__init__(uri, stall_timeout)
         gst, why = _import()
         if gst is None:
@@ -97,6 +100,7 @@ class GstSource(Source):
         self.eos_ends = live is None
         self.live = self.paced = bool(live)
         self.max_reconnects = max_reconnects
+        self.pts_delay = pts_delay_s
         self._pipeline: Any = None
         self._frames: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -223,7 +227,8 @@ class GstSource(Source):
         pts = buf.pts
         known = pts != gst.CLOCK_TIME_NONE
         if self.live:
-            capture = (self._pipeline_base() + pts) / 1e9 + self._clock_offset if known else arrival
+            capture = (self._pipeline_base() + pts) / 1e9 + self._clock_offset - self.pts_delay if known else arrival
+            capture = min(capture, arrival)  # never later than it reached us
             ts = capture
         else:
             capture = None
