@@ -79,6 +79,10 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
                 click.echo(_summary(runner.stats))
             if cfg.stats_path and getattr(runner, "stats_written", False):
                 click.echo(f"wrote {cfg.stats_path}")
+            for sink in runner.sinks:  # a viewer with ?linger= keeps showing the ended stream
+                wait = getattr(sink, "wait", None)
+                if callable(wait):
+                    wait()
     code = SIGNAL_EXIT.get(runner.stopped_by)
     if code:
         click.echo(f"stream: stopped by {runner.stopped_by}", err=True)

@@ -275,9 +275,9 @@ def create_sink(spec: str, fps: float | None = None, fps_fn: Callable[[], float 
         ConfigError: a value that names no sink.
     """
     if spec.startswith("http://"):
-        from edgefuse.stream.viewer import ViewerSink, parse_address
+        from edgefuse.stream.viewer import ViewerSink, parse_linger, parse_viewer
 
-        return ViewerSink(*parse_address(spec))
+        return ViewerSink(*parse_viewer(spec), linger=parse_linger(spec))
     if spec.startswith("display://") or spec == "window":
         return WindowSink()
     if "://" in spec and not spec.startswith("file://"):
