@@ -440,9 +440,9 @@ class StreamRunner:
                     try:
                         write_stats(self.config.stats_path, self.stats)
                         self.stats_written = True
-                    except OSError as e:
+                    except (OSError, EdgefuseError) as e:
                         self._fail(StreamError(f"cannot write the stats {self.config.stats_path}: "
-                                               f"{e.strerror or e}"))
+                                               f"{getattr(e, 'strerror', None) or e}"))
                         self.stats = self.snapshot()
         if self.error is not None:
             raise self.error
