@@ -30,7 +30,8 @@ def _summary(stats: dict[str, Any]) -> str:
               "(IR->visible matrix, clock offset, resolutions).")
 @click.option("--engine", type=click.Path(dir_okay=False), help="TensorRT plan.")
 @click.option("--onnx", type=click.Path(dir_okay=False), help="ONNX file (ONNX Runtime).")
-@click.option("--model", help="Shipped model name or checkpoint (torch)  [default: the shipped student]")
+@click.option("--model", help="Shipped model name or checkpoint  [default: the shipped student; run through "
+              "ONNX Runtime from a cached export where it is installed, else torch; EDGEFUSE_BACKEND=torch forces torch]")
 @click.option("--method", type=click.Choice(["average", "max", "laplacian"]),
               help="A classical fusion method instead of a model (no backend needed).")
 @click.option("--device", help="cpu / cuda (torch, ONNX Runtime), tensorrt (ONNX Runtime EP).")
@@ -69,7 +70,16 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
 
         opened: Any = ClassicalBackend(method)
     else:
-        opened = open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads)
+        if engine is None and onnx is None and device in (None, "cpu"):
+            from edgefuse.fusion import shipped_models
+            from edgefuse.runtime_cache import cached_onnx
+
+            if model is None or model in shipped_models():  # the shipped student: ONNX Runtime where installed
+                cached = cached_onnx(model)
+                if cached is not None:
+                    onnx, model = str(cached), None
+        kw: dict[str, Any] = {"spin": False} if onnx else {}  # idle ORT threads must not spin: the stages share the cores
+        opened = open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads, **kw)
     with opened as backend:
         runner.backend = backend
         try:
