@@ -126,7 +126,7 @@ def test_monitoring_page_in_headless_chromium_live_then_ended(tmp_path):
         browser.wait_for("document.querySelector('#cam-vis .kv').textContent.includes('unpaired')")
         live = cv2.imread(str(browser.screenshot(shots / "viewer_live.png")))
         chart = browser.js("Array.from(document.getElementById('c-fps').getContext('2d')"
-                           ".getImageData(0,0,280,46).data).some((v, i) => i % 4 == 3 && v > 0)")
+                           ".getImageData(0,0,280,34).data).some((v, i) => i % 4 == 3 && v > 0)")
         assert chart, "the fps chart was not drawn"
         thread.join(20)
         assert not thread.is_alive() and runner.stats["stopped_by"] == "end of stream"
