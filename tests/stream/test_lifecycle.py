@@ -215,3 +215,17 @@ def test_truncated_mp4_input_is_an_error(tmp_path, fake_backend):
     assert cap.isOpened()
     cap.release()
     assert np.isfinite(1.0)
+
+
+def test_recording_keeps_the_source_rate_and_capture_times(tmp_path):
+    import csv
+
+    ir, vis = (write_clip(tmp_path / f"{s}.mp4", s, frames=44, size=(160, 120), fps=22.0) for s in ("ir", "vis"))
+    out = tmp_path / "rec.mp4"
+    StreamRunner(StreamConfig(ir=f"file://{ir}", vis=f"file://{vis}", outputs=(str(out),)), FakeBackend()).run()
+    cap = cv2.VideoCapture(str(out))
+    assert abs(cap.get(cv2.CAP_PROP_FPS) - 22.0) < 0.1 and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 44
+    cap.release()
+    with (tmp_path / "rec.mp4.frames.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 44 and abs(float(rows[1]["vis_ts"]) - 1 / 22) < 1e-3
