@@ -6,7 +6,9 @@ carries its capture time: ``time.monotonic()`` in milliseconds (mod 2**32), writ
 black/white cells in a band of rows, IR in the top band and visible in the band below it (the
 other band is black), so ``max`` fusion of a pair keeps both stamps and a test can read the true
 capture times of both frames of every output pair (``decode_stamps``). Both mounts are fed from
-one clock tick, so frames of the same tick have the same stamp.
+one clock tick, so frames of the same tick have the same stamp, and each buffer's PTS is set to
+that same instant on the media pipeline's clock (not to the push time, which scheduling delays
+on a loaded machine would move away from the stamp).
 
 Learned from gst-rtsp-server's examples (``test-appsrc``: an ``appsrc`` in a media factory fed
 from the ``media-configure`` signal) and the ``GstRtspServer`` API reference.
@@ -65,7 +67,7 @@ def main() -> None:
     def factory(name: str) -> GstRtspServer.RTSPMediaFactory:
         f = GstRtspServer.RTSPMediaFactory()
         f.set_launch(
-            f"( appsrc name=src is-live=true format=time do-timestamp=true "
+            f"( appsrc name=src is-live=true format=time do-timestamp=false "
             f"caps=video/x-raw,format=GRAY8,width={w},height={h},framerate={round(args.fps)}/1 ! "
             "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast "
             "key-int-max=15 bitrate=3000 ! rtph264pay name=pay0 pt=96 config-interval=1 )")
@@ -97,7 +99,8 @@ def main() -> None:
             delay = nxt - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            ms = int(time.monotonic() * 1000) % (1 << BITS)
+            now_ns = time.monotonic_ns()  # the capture instant: in the pixels and in the PTS
+            ms = (now_ns // 1_000_000) % (1 << BITS)
             for band, name in enumerate(("ir", "vis")):
                 img = np.zeros((h, w), np.uint8)
                 img[2 * BAND:] = 90  # a flat scene below the stamps
@@ -105,7 +108,18 @@ def main() -> None:
                 with lock:
                     targets = list(sources[name])
                 for src in targets:
-                    src.emit("push-buffer", Gst.Buffer.new_wrapped(img.tobytes()))
+                    clock, base = src.get_clock(), src.get_base_time()
+                    if clock is None or base == 0:
+                        continue  # not playing yet
+                    # the pipeline clock is the monotonic system clock; map our instant onto it
+                    offset = clock.get_time() - time.monotonic_ns()
+                    pts = now_ns + offset - base
+                    if pts < 0:
+                        continue
+                    buf = Gst.Buffer.new_wrapped(img.tobytes())
+                    buf.pts = pts
+                    buf.duration = int(period * 1e9)
+                    src.emit("push-buffer", buf)
 
     threading.Thread(target=feed, daemon=True).start()
     loop = GLib.MainLoop()
