@@ -101,6 +101,7 @@ class GstSource(Source):
         self.live = self.paced = bool(live)
         self.max_reconnects = max_reconnects
         self.pts_delay = pts_delay_s
+        self.fps: float | None = None  # the nominal rate from the caps (recordings use it)
         self._pipeline: Any = None
         self._frames: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -210,6 +211,9 @@ class GstSource(Source):
         buf = sample.get_buffer()
         s = sample.get_caps().get_structure(0)
         w, h, fmt = s.get_value("width"), s.get_value("height"), s.get_value("format")
+        if self.fps is None:
+            ok_rate, num, den = s.get_fraction("framerate")
+            self.fps = num / den if ok_rate and num > 0 and den > 0 else 0.0
         ch = 1 if fmt in ("GRAY8",) else 3
         ok, info = buf.map(gst.MapFlags.READ)
         if not ok:

@@ -186,7 +186,7 @@ class StreamRunner:
             if self.error is None:
                 self.error = err
                 self.stopped_by = "error"
-        logger.debug("stream: stopping on %s: %s", type(err).__name__, err)  # run() raises it afterwards
+        logger.debug("stream: stopping on %s: %s", type(err).__name__, redact(str(err)))  # run() raises it afterwards
         self._stop_capture.set()
         self._stopping.set()
         self._cancel_event().set()

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -212,9 +211,8 @@ def test_truncated_mp4_input_is_an_error(tmp_path, fake_backend):
     res = CliRunner().invoke(cli, ["stream", "--ir", f"file://{cut}", "--vis", f"file://{fast}"])
     assert res.exit_code == 1 and "truncated" in res.output, res.output
     cap = cv2.VideoCapture(str(cut))
-    assert cap.isOpened()
+    assert cap.isOpened()  # the index survived the cut: only the frame count says it is short
     cap.release()
-    assert np.isfinite(1.0)
 
 
 def test_recording_keeps_the_source_rate_and_capture_times(tmp_path):
