@@ -98,8 +98,33 @@ def has_h264() -> bool:
     return _H264[0]
 
 
+_FFMPEG_H264: list[str | None] = []
+
+
+def ffmpeg_h264() -> str | None:
+    """The ``ffmpeg`` executable where it has libx264 (Debian's does), else None."""
+    if not _FFMPEG_H264:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("ffmpeg")
+        found = None
+        if exe:
+            try:
+                out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20)
+                found = exe if "libx264" in out.stdout else None
+            except (OSError, subprocess.SubprocessError):
+                found = None
+        _FFMPEG_H264.append(found)
+    return _FFMPEG_H264[0]
+
+
 class VideoSink(Sink):
     """Writes an mp4 with OpenCV: H.264 (``avc1``) where the encoder exists, else MPEG-4 Part 2.
+
+    The pip OpenCV wheels cannot encode H.264; where an ``ffmpeg`` with libx264 is installed the
+    finished MPEG-4 file is re-encoded to H.264 (``yuv420p``, index first), which browsers play;
+    ``EDGEFUSE_H264=0`` turns that off.
 
     Frames go to a hidden ``.<name>.partial<suffix>`` file that ``close`` checks (the written
     file must hold every frame: a full disk makes OpenCV's writer fail silently) and renames
@@ -181,9 +206,34 @@ class VideoSink(Sink):
             self.partial.unlink(missing_ok=True)
             raise StreamError(f"writing {self.sidecar} failed: {getattr(e, 'strerror', None) or e} (disk full?); "
                               "removed the partial video") from e
+        self._to_h264()
         os.replace(self.partial, self.path)
         logger.info("wrote %s (%d frames, %.3g fps, %s) and %s", self.path, self.frames, self.fps, self.fourcc,
                     self.sidecar.name)
+
+    def _to_h264(self) -> None:
+        """Re-encode the checked partial file to H.264 with ffmpeg where possible (else keep it as it is)."""
+        exe = ffmpeg_h264()
+        if self.fourcc == "avc1" or exe is None or os.environ.get("EDGEFUSE_H264", "1") == "0" or \
+                self.path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+            return
+        import subprocess
+
+        tmp = self.partial.with_name(self.partial.stem + ".h264" + self.partial.suffix)
+        try:
+            subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-i", str(self.partial), "-c:v", "libx264",
+                            "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                            str(tmp)], check=True, capture_output=True, timeout=max(60.0, self.frames / 10))
+            cap = cv2.VideoCapture(str(tmp))
+            got = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+            if got != self.frames:
+                raise RuntimeError(f"{got} of {self.frames} frames")
+            os.replace(tmp, self.partial)
+            self.fourcc = "h264 (ffmpeg)"
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            tmp.unlink(missing_ok=True)
+            logger.warning("%s: H.264 re-encoding failed (%s); keeping MPEG-4 Part 2", self.path.name, e)
 
     def describe(self) -> str:
         return str(self.path)

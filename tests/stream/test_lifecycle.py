@@ -224,6 +224,12 @@ def test_recording_keeps_the_source_rate_and_capture_times(tmp_path):
     cap = cv2.VideoCapture(str(out))
     assert abs(cap.get(cv2.CAP_PROP_FPS) - 22.0) < 0.1 and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 44
     cap.release()
+    from edgefuse.stream.sinks import ffmpeg_h264
+
+    if ffmpeg_h264():  # browsers play it
+        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name",
+                                "-of", "csv=p=0", str(out)], capture_output=True, text=True)
+        assert probe.stdout.strip() == "h264", probe
     with (tmp_path / "rec.mp4.frames.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 44 and abs(float(rows[1]["vis_ts"]) - 1 / 22) < 1e-3
