@@ -177,3 +177,17 @@ def test_unreachable_camera_open_honours_stall_timeout(tmp_path):
     assert "hunter2" not in log and "error:" in log
     st = json.loads((tmp_path / "s.json").read_text())
     assert st["stopped_by"] == "error" and st["error"] and "hunter2" not in json.dumps(st)
+
+
+def test_sigint_during_a_slow_open_exits_130_at_once():
+    import socket
+
+    with socket.socket() as s:  # accepts TCP, never answers: the open would wait the whole stall timeout
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        start = time.monotonic()
+        code, log = stream(["--ir", f"rtsp://127.0.0.1:{s.getsockname()[1]}/x", "--vis", "synthetic://vis",
+                            "--method", "max", "--stall-timeout", "30"], timeout=40, sig=signal.SIGINT, after=2.5)
+        took = time.monotonic() - start
+    assert code == 130 and took < 10, (took, log)  # the handler was installed before the sources opened
+    assert "stopped by SIGINT" in log
