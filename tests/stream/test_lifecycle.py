@@ -233,3 +233,17 @@ def test_recording_keeps_the_source_rate_and_capture_times(tmp_path):
     with (tmp_path / "rec.mp4.frames.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 44 and abs(float(rows[1]["vis_ts"]) - 1 / 22) < 1e-3
+
+
+def test_camera_password_never_printed_or_stored(tmp_path, fake_backend):
+    import socket
+
+    with socket.socket() as s:  # a camera that accepts the connection and never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        uri = f"rtsp://admin:hunter2@127.0.0.1:{s.getsockname()[1]}/ir?reconnect=0&capture=opencv"
+        res = CliRunner().invoke(cli, ["stream", "--ir", uri, "--vis", "synthetic://vis?size=32x32",
+                                       "--stall-timeout", "1", "--stats", str(tmp_path / "s.json")])
+    assert res.exit_code == 1 and "admin:***@" in res.output and "hunter2" not in res.output
+    text = (tmp_path / "s.json").read_text()
+    assert "hunter2" not in text and json.loads(text)["stopped_by"] == "error"
