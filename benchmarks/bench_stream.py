@@ -12,6 +12,11 @@ One run measures, on one M3SVD clip pair (../shared/data/m3svd/video):
    ``--out-video``) mp4 writing running concurrently. ``fps`` is the steady-state rate
    between the first and last output frame; ``wall_fps`` also counts the pipeline fill.
 
+``--live`` measures something else: end-to-end latency per stage of ``edgefuse stream`` (the CLI,
+default backend) on live-paced synthetic sources at 30 fps and at 9 Hz, and writes
+``benchmarks/results/stream_latency.{md,json}``; ``--tree DIR`` runs another checkout (e.g. the
+code before a change, ``git archive``-ed into DIR) for a before/after comparison.
+
 Both measurements alternate ``--repeats`` times and the medians are compared, so a burst of
 other load hits both. The ratio pipeline/backend is the check of issue 6 (>= 0.90). Run it on
 an otherwise idle machine; the default model is the edge student exported to FP32 ONNX (ONNX Runtime, CPU).
@@ -126,8 +131,49 @@ def write_results(base: Path, result: dict) -> None:
     base.with_suffix(".md").write_text("\n".join(lines))
 
 
+def live_latency(tree: Path, rates: list[float], frames: int, label: str) -> list[dict]:
+    """``edgefuse stream`` on live-paced synthetic sources (default backend) in ``tree``; its stats per rate."""
+    rows = []
+    for fps in rates:
+        with tempfile.TemporaryDirectory() as tmp:
+            stats_path = Path(tmp) / "s.json"
+            cmd = [sys.executable, "-m", "edgefuse.cli.main", "stream", "--ir", f"synthetic://ir?fps={fps:g}&realtime=1",
+                   "--vis", f"synthetic://vis?fps={fps:g}&realtime=1", "--max-frames", str(frames),
+                   "--stats", str(stats_path)]
+            subprocess.run(cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True,
+                           capture_output=True, timeout=600)
+            st = json.loads(stats_path.read_text())
+        rows.append({"label": label, "rate": fps, "backend": st["backend"], "fps": st["fps"],
+                     "latency_ms": st["latency_ms"], "stages": st.get("latency_stages_ms"),
+                     "skipped_pairs": st["skipped_pairs"], "pairs": st["pairs"], "infer_ms": st["infer_ms"]})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def write_latency(base: Path, rows: list[dict], frames: int) -> None:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".json").write_text(json.dumps({"date": date.today().isoformat(), "cpus": os.cpu_count(),
+                                                     "frames": frames, "rows": rows}, indent=2) + "\n")
+    lines = ["# edgefuse stream: end-to-end latency per stage (live-paced synthetic sources, default backend)", "",
+             f"{date.today().isoformat()}, {os.cpu_count()} CPUs (shared with other jobs: absolute numbers are noisy), "
+             f"{frames} pairs per run, 640x480, policy auto (latest). Stages p50/p99 ms.", "",
+             "| code | rate | backend | fps out | capture->pair | pair->infer | infer | infer->sink | total p50 | total p99 |"
+             " skipped |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        st = r["stages"] or {}
+        cell = (lambda k: f"{st[k]['p50']:.0f}/{st[k]['p99']:.0f}" if k in st else "n/a")
+        lines.append(f"| {r['label']} | {r['rate']:g} Hz | {r['backend']} | {r['fps']:.1f} | {cell('capture_to_pair')} | "
+                     f"{cell('pair_to_infer')} | {cell('infer')} | {cell('infer_to_sink')} | "
+                     f"{r['latency_ms']['p50']:.0f} | {r['latency_ms']['p99']:.0f} | {r['skipped_pairs']} |")
+    lines += ["", "Before the change the total ran from the *arrival* of a frame to the sink (no stages); after, from its "
+              "capture time.", ""]
+    base.with_suffix(".md").write_text("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--live", action="store_true", help="Per-stage latency on live-paced 30 fps and 9 Hz sources.")
+    ap.add_argument("--tree", type=Path, action="append", help="With --live: LABEL=DIR of another checkout (repeatable).")
     ap.add_argument("--onnx", type=Path, default=REPO / "export" / "out" / "edge_nano_ivf.onnx")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--clip", default="0111_1716")
@@ -137,6 +183,14 @@ def main() -> None:
     ap.add_argument("--out-video", action="store_true", help="Also write the fused mp4 in the pipeline run.")
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "stream_fps")
     args = ap.parse_args()
+    if args.live:
+        rows = []
+        for spec in args.tree or []:
+            label, _, tree = str(spec).partition("=")
+            rows += live_latency(Path(tree), [30.0, 9.0], args.frames, label)
+        rows += live_latency(REPO, [30.0, 9.0], args.frames, "this tree")
+        write_latency(REPO / "benchmarks" / "results" / "stream_latency", rows, args.frames)
+        return
     ir_clip, vis_clip = args.data / "ir" / f"{args.clip}.mp4", args.data / "vi" / f"{args.clip}.mp4"
     if not ir_clip.is_file() or not vis_clip.is_file():
         sys.exit(f"clip pair {args.clip} not found under {args.data}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import Any
 
 import click
 
 from edgefuse.errors import ConfigError
+
+# exit status after a stop by signal: 128 + the signal number, as shells report it (train does the same for SIGINT)
+SIGNAL_EXIT = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
 
 def _summary(stats: dict[str, Any]) -> str:
@@ -25,7 +30,10 @@ def _summary(stats: dict[str, Any]) -> str:
               "(IR->visible matrix, clock offset, resolutions).")
 @click.option("--engine", type=click.Path(dir_okay=False), help="TensorRT plan.")
 @click.option("--onnx", type=click.Path(dir_okay=False), help="ONNX file (ONNX Runtime).")
-@click.option("--model", help="Shipped model name or checkpoint (torch)  [default: the shipped student]")
+@click.option("--model", help="Shipped model name or checkpoint  [default: the shipped student; run through "
+              "ONNX Runtime from a cached export where it is installed, else torch; EDGEFUSE_BACKEND=torch forces torch]")
+@click.option("--method", type=click.Choice(["average", "max", "laplacian"]),
+              help="A classical fusion method instead of a model (no backend needed).")
 @click.option("--device", help="cpu / cuda (torch, ONNX Runtime), tensorrt (ONNX Runtime EP).")
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for the backend (0 = default).")
 @click.option("--out", "outputs", multiple=True, help="Repeatable: video file (.mp4), folder (DIR/), "
@@ -37,11 +45,12 @@ def _summary(stats: dict[str, Any]) -> str:
               help="latest: newest pair when the model is slow (live); all: every pair (offline)  [default: auto]")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), help="Write the stats JSON here at the end.")
 @click.option("--overlay/--no-overlay", default=None, help="Draw FPS and latency on the output.")
-@click.option("--out-fps", type=float, help="Frame rate of written video files  [default: 30]")
+@click.option("--out-fps", type=float, help="Frame rate of written video files  [default: the sources' rate]")
 @click.option("--stall-timeout", type=float, help="Seconds without a frame before a source counts as stalled "
               "[default: 5]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="StreamConfig YAML; flags override it.")
-def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int,
+def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: str | None, device: str | None,
+               threads: int,
                config_path: str | None, outputs: tuple[str, ...], **flags: Any) -> None:
     """Pair IR and visible frames by timestamp, register, fuse with a backend, and write/serve the result."""
     from edgefuse.backends import open_backend
@@ -54,12 +63,37 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, device: 
     runner = StreamRunner(cfg, backend=None)  # sources, sinks and rig are checked before the model loads
     if not cfg.outputs:
         click.echo("note: no --out given; frames are fused and counted but not kept", err=True)
-    with open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads) as backend:
+    if method is not None:
+        if engine or onnx or model:
+            raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
+        from edgefuse.stream.methods import ClassicalBackend
+
+        opened: Any = ClassicalBackend(method)
+    else:
+        if engine is None and onnx is None and device in (None, "cpu"):
+            from edgefuse.fusion import shipped_models
+            from edgefuse.runtime_cache import cached_onnx
+
+            if model is None or model in shipped_models():  # the shipped student: ONNX Runtime where installed
+                cached = cached_onnx(model)
+                if cached is not None:
+                    onnx, model = str(cached), None
+        kw: dict[str, Any] = {"spin": False} if onnx else {}  # idle ORT threads must not spin: the stages share the cores
+        opened = open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads, **kw)
+    with opened as backend:
         runner.backend = backend
         try:
             runner.run(install_signals=True)  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
         finally:
-            if runner.stats:
+            if runner.stats and runner.started:  # an open failure has nothing to summarise: the error says it
                 click.echo(_summary(runner.stats))
-                if cfg.stats_path:
-                    click.echo(f"wrote {cfg.stats_path}")
+            if cfg.stats_path and getattr(runner, "stats_written", False):
+                click.echo(f"wrote {cfg.stats_path}")
+            for sink in runner.sinks:  # a viewer with ?linger= keeps showing the ended stream
+                wait = getattr(sink, "wait", None)
+                if callable(wait):
+                    wait()
+    code = SIGNAL_EXIT.get(runner.stopped_by)
+    if code:
+        click.echo(f"stream: stopped by {runner.stopped_by}", err=True)
+        sys.exit(code)

@@ -33,7 +33,7 @@ class StreamConfig:
         pair_queue: frames held per side while waiting for a partner.
         stall_timeout: seconds without a frame before a source counts as stalled.
         overlay: draw FPS and latency on the output frames.
-        out_fps: frame rate written into video files.
+        out_fps: frame rate written into video files (``None``: the sources' rate).
         stats_path: where the stats JSON goes at the end.
     """
 
@@ -49,7 +49,7 @@ class StreamConfig:
     pair_queue: int = 64
     stall_timeout: float = 5.0
     overlay: bool = False
-    out_fps: float = 30.0
+    out_fps: float | None = None
     stats_path: str | None = None
 
     def __post_init__(self) -> None:
@@ -58,7 +58,8 @@ class StreamConfig:
                               f".{did_you_mean(self.policy, POLICIES)}")
         checks = [("tolerance_ms", self.tolerance_ms >= 0), ("max_frames", self.max_frames >= 0),
                   ("queue_size", self.queue_size >= 1), ("pair_queue", self.pair_queue >= 2),
-                  ("stall_timeout", self.stall_timeout > 0), ("out_fps", self.out_fps > 0)]
+                  ("stall_timeout", self.stall_timeout > 0),
+                  ("out_fps", self.out_fps is None or self.out_fps > 0)]
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is out of range")

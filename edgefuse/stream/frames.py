@@ -9,6 +9,7 @@ seconds raises ``StreamTimeout`` (live sources first try to reconnect).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from edgefuse.errors import ConfigError, StreamTimeout
+from edgefuse.secrets import redact
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,10 @@ class Frame:
             files, generated for synthetic sources, arrival time for live cameras).
         index: the frame's position in its source (gaps mean dropped frames).
         source: the URI it came from.
-        arrival: ``time.monotonic()`` when edgefuse received it (for capture-to-sink latency).
+        arrival: ``time.monotonic()`` when edgefuse received it.
+        capture: the capture instant on ``time.monotonic()``'s clock where the source knows it
+            (GStreamer buffer PTS on the pipeline clock, a paced file's scheduled time); ``None``
+            means only the arrival time is known. Latency is measured from ``t_capture``.
     """
 
     image: np.ndarray
@@ -39,6 +44,12 @@ class Frame:
     index: int
     source: str
     arrival: float = field(default_factory=time.monotonic)
+    capture: float | None = None
+
+    @property
+    def t_capture(self) -> float:
+        """The capture time on the monotonic clock (the arrival time where the source cannot tell)."""
+        return self.capture if self.capture is not None else self.arrival
 
 
 @lru_cache(maxsize=None)
@@ -57,9 +68,14 @@ class Source(ABC):
 
     live = False  # live sources reconnect on stalls; files and sequences end
     paced = False  # frames come at capture rate (live cameras, realtime=1), not as fast as read
+    kind = "file"  # how frames are read: file, synthetic, gstreamer, opencv (reported in the stats)
 
     def __init__(self, uri: str, stall_timeout: float = 5.0) -> None:
-        self.uri = uri
+        self.uri = redact(uri)  # for messages, logs and stats; a camera keeps its real URL elsewhere
+        self.cancel: threading.Event | None = None  # set by the runner on a stop: ends a blocking open
+        self.reconnects = 0
+        self.overwritten = 0  # frames replaced in a newest-wins buffer before anyone read them
+        self.state = "idle"
         self.stall_timeout = stall_timeout
         self._streaming = False
         self._opened = False
@@ -69,9 +85,11 @@ class Source(ABC):
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> Source:
         if not self._opened:
+            self.state = "opening"
             self._open()
             self._opened = True
             self._streaming = True
+            self.state = "streaming"
             self._last_frame = time.monotonic()
         return self
 
@@ -80,6 +98,12 @@ class Source(ABC):
             self._close()
             self._opened = False
             self._streaming = False
+            self.state = "closed"
+
+    def health(self) -> dict[str, object]:
+        """What the stats and the viewer's health panel show about this source."""
+        return {"uri": self.uri, "kind": self.kind, "state": "ended" if self._opened and not self._streaming else self.state, "live": self.live, "paced": self.paced, "frames": self.frames_read,
+                "reconnects": self.reconnects, "overwritten": self.overwritten}
 
     def __enter__(self) -> Source:
         return self.open()
@@ -146,7 +170,7 @@ class RetimedSource(Source):
         if jitter_ms < 0:
             raise ConfigError(f"jitter_ms={jitter_ms} must be >= 0")
         self.inner = inner
-        self.live, self.paced = inner.live, inner.paced
+        self.live, self.paced, self.kind = inner.live, inner.paced, inner.kind
         self.offset = offset_ms / 1000.0
         self.jitter = jitter_ms / 1000.0
         self.drop = drop
@@ -174,6 +198,9 @@ class RetimedSource(Source):
 
     def _on_stall(self, waited: float) -> None:
         pass  # the inner source does its own stall handling on every read
+
+    def health(self) -> dict[str, object]:
+        return {**self.inner.health(), "frames": self.frames_read, "dropped_on_purpose": len(self.dropped)}
 
 
 __all__ = ["Frame", "RetimedSource", "Source", "warn_once"]

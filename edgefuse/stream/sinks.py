@@ -7,9 +7,12 @@ URIs: ``clip.mp4`` (video file), ``frames/`` (image folder), ``display://`` (win
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
-from abc import ABC, abstractmethod
 import os
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edgefuse.data.images import write_image
-from edgefuse.errors import ConfigError, DataError, StreamError
+from edgefuse.data.images import write_bytes_atomic, write_image
+from edgefuse.errors import ConfigError, DataError, EdgefuseError, StreamError
 from edgefuse.stream.sync import FramePair
 
 logger = logging.getLogger(__name__)
@@ -38,12 +41,15 @@ class Fused:
     vis: np.ndarray
     ir: np.ndarray  # registered onto the visible frame
     pair: FramePair
+    t_infer0: float = 0.0  # time.monotonic() when inference started / ended
+    t_infer1: float = 0.0
 
 
 class Sink(ABC):
     """Receives ``Fused`` results in order; ``close`` finalises (files become complete)."""
 
     name = "sink"
+    live_output = False  # someone watches it as it happens (viewer, window): files are paced then
 
     def open(self) -> None:
         """Acquire resources (servers, windows); files open lazily on the first frame."""
@@ -62,46 +68,172 @@ class Sink(ABC):
         return self.name
 
 
-class VideoSink(Sink):
-    """Writes an mp4 (MPEG-4 Part 2, ``mp4v``) with OpenCV.
+CSV_HEADER = ["seq", "ir_index", "vis_index", "ir_ts", "vis_ts", "skew_ms", "ir_capture", "vis_capture", "written"]
 
-    Frames go to a hidden ``.<name>.partial<suffix>`` file that ``close`` renames over the
-    target once the writer has written the index, so the final name is always playable.
+
+def _csv_row(item: Fused, written: float) -> list[object]:
+    p = item.pair
+    return [item.seq, p.ir.index, p.vis.index, f"{p.ir.ts:.6f}", f"{p.vis.ts:.6f}", f"{p.skew_ms:.3f}",
+            f"{p.ir.t_capture:.6f}", f"{p.vis.t_capture:.6f}", f"{written:.6f}"]
+
+
+_H264: list[bool] = []
+
+
+def has_h264() -> bool:
+    """Whether this OpenCV can encode H.264 (``avc1``, which browsers play) into mp4."""
+    if not _H264:
+        import tempfile
+
+        saved = os.dup(2)  # FFmpeg prints its failed encoder probes on fd 2: keep them off the console
+        try:
+            with open(os.devnull, "wb") as null, tempfile.TemporaryDirectory() as d:
+                os.dup2(null.fileno(), 2)
+                w = cv2.VideoWriter(str(Path(d) / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"), 10, (64, 48))
+                _H264.append(bool(w.isOpened()))
+                w.release()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return _H264[0]
+
+
+_FFMPEG_H264: list[str | None] = []
+
+
+def ffmpeg_h264() -> str | None:
+    """The ``ffmpeg`` executable where it has libx264 (Debian's does), else None."""
+    if not _FFMPEG_H264:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("ffmpeg")
+        found = None
+        if exe:
+            try:
+                out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20)
+                found = exe if "libx264" in out.stdout else None
+            except (OSError, subprocess.SubprocessError):
+                found = None
+        _FFMPEG_H264.append(found)
+    return _FFMPEG_H264[0]
+
+
+class VideoSink(Sink):
+    """Writes an mp4 with OpenCV: H.264 (``avc1``) where the encoder exists, else MPEG-4 Part 2.
+
+    The pip OpenCV wheels cannot encode H.264; where an ``ffmpeg`` with libx264 is installed the
+    finished MPEG-4 file is re-encoded to H.264 (``yuv420p``, index first), which browsers play;
+    ``EDGEFUSE_H264=0`` turns that off.
+
+    Frames go to a hidden ``.<name>.partial<suffix>`` file that ``close`` checks (the written
+    file must hold every frame: a full disk makes OpenCV's writer fail silently) and renames
+    over the target; a failed check deletes the partial file and raises, so a final name is
+    always a complete, playable file. The frame rate is ``fps`` if given, else the source's
+    (``fps_fn``); a sidecar ``<name>.frames.csv`` keeps every frame's capture times, so
+    the timing of a variable-rate camera survives in the recording.
     """
 
     name = "video"
 
-    def __init__(self, path: Path, fps: float = 30.0) -> None:
-        if fps <= 0:
+    def __init__(self, path: Path, fps: float | None = None, fps_fn: Callable[[], float | None] | None = None) -> None:
+        if fps is not None and fps <= 0:
             raise ConfigError(f"output fps {fps} must be > 0")
-        self.path, self.fps = path, fps
+        self.path, self.fps, self._fps_fn = path, fps, fps_fn
         self.partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self.sidecar = path.with_name(path.name + ".frames.csv")
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
+        self._rows = io.StringIO()
+        self._csv = csv.writer(self._rows)
+        self.fourcc = ""
         self.frames = 0
+
+    def open(self) -> None:
+        parent = self.path.parent
+        if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise StreamError(f"cannot write video {self.path}: the folder {parent} is not writable "
+                              "(read-only or permission denied)")
 
     def write(self, item: Fused) -> None:
         h, w = item.fused.shape[:2]
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(self.path.suffix.lower(), "mp4v"))
-            self._writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, (w, h))
-            if not self._writer.isOpened():
-                self._writer = None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StreamError(f"cannot write video {self.path}: {e.strerror or e}") from e
+            if not os.access(self.path.parent, os.W_OK | os.X_OK):
+                raise StreamError(f"cannot write video {self.path}: the folder is not writable")
+            if self.fps is None:
+                self.fps = (self._fps_fn() if self._fps_fn else None) or 30.0
+            suffix = self.path.suffix.lower()
+            candidates = [_FOURCC.get(suffix, "mp4v")]
+            if suffix in (".mp4", ".m4v", ".mov") and has_h264():
+                candidates.insert(0, "avc1")
+            for fourcc in candidates:
+                writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+                if writer.isOpened():
+                    self._writer, self.fourcc = writer, fourcc
+                    break
+                writer.release()
+            if self._writer is None:
+                self.partial.unlink(missing_ok=True)
                 raise StreamError(f"cannot write video {self.path}: OpenCV has no encoder for it here; "
                                   "write an image folder instead (--out DIR/)")
+            self._csv.writerow(CSV_HEADER)
             self._size = (w, h)
         if (w, h) != self._size:
             raise StreamError(f"frame size changed from {self._size} to {(w, h)} while writing {self.path}")
         self._writer.write(cv2.cvtColor(item.fused, cv2.COLOR_RGB2BGR))
+        self._csv.writerow(_csv_row(item, time.monotonic()))
         self.frames += 1
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()  # writes the mp4 index (moov atom): without it the file is unplayable
-            self._writer = None
-            os.replace(self.partial, self.path)
-            logger.info("wrote %s (%d frames, %.0f fps)", self.path, self.frames, self.fps)
+        if self._writer is None:
+            return
+        self._writer.release()  # writes the mp4 index (moov atom): without it the file is unplayable
+        self._writer = None
+        cap = cv2.VideoCapture(str(self.partial))
+        got = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        cap.release()
+        if got != self.frames:
+            self.partial.unlink(missing_ok=True)
+            raise StreamError(f"writing {self.path} failed: the file holds {got} of {self.frames} frames (disk full?); "
+                              "removed the partial file")
+        try:
+            write_bytes_atomic(self.sidecar, self._rows.getvalue().encode())
+        except (OSError, EdgefuseError) as e:
+            self.partial.unlink(missing_ok=True)
+            raise StreamError(f"writing {self.sidecar} failed: {getattr(e, 'strerror', None) or e} (disk full?); "
+                              "removed the partial video") from e
+        self._to_h264()
+        os.replace(self.partial, self.path)
+        logger.info("wrote %s (%d frames, %.3g fps, %s) and %s", self.path, self.frames, self.fps, self.fourcc,
+                    self.sidecar.name)
+
+    def _to_h264(self) -> None:
+        """Re-encode the checked partial file to H.264 with ffmpeg where possible (else keep it as it is)."""
+        exe = ffmpeg_h264()
+        if self.fourcc == "avc1" or exe is None or os.environ.get("EDGEFUSE_H264", "1") == "0" or \
+                self.path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+            return
+        import subprocess
+
+        tmp = self.partial.with_name(self.partial.stem + ".h264" + self.partial.suffix)
+        try:
+            subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-i", str(self.partial), "-c:v", "libx264",
+                            "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                            str(tmp)], check=True, capture_output=True, timeout=max(60.0, self.frames / 10))
+            cap = cv2.VideoCapture(str(tmp))
+            got = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+            if got != self.frames:
+                raise RuntimeError(f"{got} of {self.frames} frames")
+            os.replace(tmp, self.partial)
+            self.fourcc = "h264 (ffmpeg)"
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            tmp.unlink(missing_ok=True)
+            logger.warning("%s: H.264 re-encoding failed (%s); keeping MPEG-4 Part 2", self.path.name, e)
 
     def describe(self) -> str:
         return str(self.path)
@@ -119,10 +251,25 @@ class FolderSink(Sink):
             raise DataError(f"output {folder} exists and is not a folder")
         self.folder, self.ext = folder, ext
         self.frames = 0
+        self._rows: list[list[object]] = []
 
     def write(self, item: Fused) -> None:
-        write_image(self.folder / f"{item.seq:06d}{self.ext}", item.fused)
+        try:
+            write_image(self.folder / f"{item.seq:06d}{self.ext}", item.fused)
+        except OSError as e:
+            raise StreamError(f"cannot write {self.folder}/{item.seq:06d}{self.ext}: {e.strerror or e}") from e
+        self._rows.append(_csv_row(item, time.monotonic()))
         self.frames += 1
+
+    def close(self) -> None:
+        if self._rows:  # frames.csv: capture times of every written frame
+            buf = io.StringIO()
+            csv.writer(buf).writerows([CSV_HEADER, *self._rows])
+            self._rows = []
+            try:
+                write_bytes_atomic(self.folder / "frames.csv", buf.getvalue().encode())
+            except (OSError, EdgefuseError) as e:
+                raise StreamError(f"cannot write {self.folder}/frames.csv: {getattr(e, 'strerror', None) or e}") from e
 
     def describe(self) -> str:
         return f"{self.folder}/"
@@ -132,6 +279,7 @@ class WindowSink(Sink):
     """Shows frames in an OpenCV window where a display and HighGUI exist."""
 
     name = "window"
+    live_output = True
 
     def __init__(self, title: str = "edgefuse stream") -> None:
         self.title = title
@@ -139,13 +287,13 @@ class WindowSink(Sink):
 
     def open(self) -> None:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise StreamError("display:// needs a display (DISPLAY is not set); use --out http://0.0.0.0:8080 "
+            raise StreamError("display:// needs a display (DISPLAY is not set); use --out http://127.0.0.1:8080 "
                               "to watch in a browser")
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
         except cv2.error as e:  # opencv-python-headless has no HighGUI
             raise StreamError("this OpenCV has no window support (opencv-python-headless); use the web viewer "
-                              "(--out http://0.0.0.0:8080) or install opencv-python") from e
+                              "(--out http://127.0.0.1:8080) or install opencv-python") from e
         self._ok = True
 
     def write(self, item: Fused) -> None:
@@ -170,16 +318,16 @@ def draw_overlay(img: np.ndarray, fps: float, latency_ms: float, extra: str = ""
     return out
 
 
-def create_sink(spec: str, fps: float = 30.0) -> Sink:
+def create_sink(spec: str, fps: float | None = None, fps_fn: Callable[[], float | None] | None = None) -> Sink:
     """A sink for one ``--out`` value: ``x.mp4``, ``DIR/``, ``display://`` or ``http://HOST:PORT``.
 
     Raises:
         ConfigError: a value that names no sink.
     """
     if spec.startswith("http://"):
-        from edgefuse.stream.viewer import ViewerSink, parse_address
+        from edgefuse.stream.viewer import ViewerSink, parse_linger, parse_viewer
 
-        return ViewerSink(*parse_address(spec))
+        return ViewerSink(*parse_viewer(spec), linger=parse_linger(spec))
     if spec.startswith("display://") or spec == "window":
         return WindowSink()
     if "://" in spec and not spec.startswith("file://"):
@@ -188,7 +336,7 @@ def create_sink(spec: str, fps: float = 30.0) -> Sink:
     path = Path(spec.removeprefix("file://")).expanduser()
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
-        return VideoSink(path, fps)
+        return VideoSink(path, fps, fps_fn)
     if spec.endswith(("/", os.sep)) or path.is_dir() or not suffix:
         return FolderSink(path)
     raise ConfigError(f"--out {spec!r}: {suffix!r} is not a video suffix ({', '.join(VIDEO_SUFFIXES)}); "

@@ -91,14 +91,17 @@ class _Pacer:
         self.enabled = enabled
         self._origin: tuple[float, float] | None = None
 
-    def wait(self, ts: float) -> None:
+    def wait(self, ts: float) -> float | None:
+        """Sleep until ``ts``'s moment; return that moment on ``time.monotonic()`` (None when unpaced)."""
         if not self.enabled:
-            return
+            return None
         if self._origin is None:
             self._origin = (time.monotonic(), ts)
-        delay = self._origin[0] + (ts - self._origin[1]) - time.monotonic()
+        due = self._origin[0] + (ts - self._origin[1])
+        delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        return due
 
 
 class VideoFileSource(Source):
@@ -110,15 +113,25 @@ class VideoFileSource(Source):
         self._cap: cv2.VideoCapture | None = None
         self._index = 0
         self._fps = 30.0
+        self._count = 0
         self._last_ts = -1.0
         self._pacer = _Pacer(realtime)
         self.paced = realtime
+
+    def set_realtime(self, on: bool) -> None:
+        """Pace frames to their timestamps (the runner turns this on for a live output)."""
+        self._pacer.enabled = self.paced = on
+
+    @property
+    def fps(self) -> float:
+        return self._fps
 
     def _open(self) -> None:
         cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise StreamError(f"cannot open video {self.path}: OpenCV/FFmpeg cannot decode it")
         self._fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self._count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._cap = cap
 
     def _close(self) -> None:
@@ -128,19 +141,31 @@ class VideoFileSource(Source):
 
     def _read(self, timeout: float) -> Frame | None:
         assert self._cap is not None
-        ok, bgr = self._cap.read()
-        if not ok or bgr is None:
-            self._streaming = False  # end of file ends the stream cleanly
+        if not self._cap.grab():
+            self._streaming = False  # end of file ends the stream
+            self._check_complete()
             return None
         ts = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         if ts <= self._last_ts:  # some containers/backends give no PTS: fall back to index / fps
             warn_once(f"{self.path}: no usable container timestamps; using frame index / {self._fps:g} fps")
             ts = self._index / self._fps
         self._last_ts = ts
-        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts, self._index, self.uri)
+        due = self._pacer.wait(ts)  # pace before decoding and stamping, so waiting is not latency
+        ok, bgr = self._cap.retrieve()
+        if not ok or bgr is None:
+            self._streaming = False
+            self._check_complete()
+            return None
+        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts, self._index, self.uri, capture=due)
         self._index += 1
-        self._pacer.wait(ts)
         return frame
+
+    def _check_complete(self) -> None:
+        """A clip that ends well before the frame count in its index is truncated or corrupt: say so."""
+        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") and self._count > 2 and \
+                self._index < 0.95 * self._count - 1:
+            raise StreamError(f"{self.uri}: the video ended after {self._index} of the {self._count} frames its "
+                              "index lists (truncated or corrupt file?)")
 
 
 def _csv_timestamps(path: Path) -> dict[str, float]:
@@ -193,10 +218,14 @@ class ImageFolderSource(Source):
             return None
         path = self.files[self._index]
         ts = self.timestamps[path.name] if self.timestamps is not None else self._index / self.fps
-        frame = Frame(read_rgb(path), ts, self._index, self.uri)
+        due = self._pacer.wait(ts)  # pace before reading, so waiting is not counted as latency
+        frame = Frame(read_rgb(path), ts, self._index, self.uri, capture=due)
         self._index += 1
-        self._pacer.wait(ts)
         return frame
+
+    def set_realtime(self, on: bool) -> None:
+        """Pace frames to their timestamps (the runner turns this on for a live output)."""
+        self._pacer.enabled = self.paced = on
 
 
 class SyntheticSource(Source):
@@ -216,6 +245,7 @@ class SyntheticSource(Source):
         if fps <= 0:
             raise ConfigError(f"{uri}: fps={fps} must be > 0")
         self.mode, self.fps, self.size = mode, fps, size
+        self.kind = "synthetic"
         self.frames, self.stall_after = frames, stall_after
         self._pacer = _Pacer(realtime)
         self.paced = realtime
@@ -250,9 +280,9 @@ class SyntheticSource(Source):
             return None
         i = self._index
         ts = i / self.fps
-        self._pacer.wait(ts)
+        due = self._pacer.wait(ts)
         self._index += 1
-        return Frame(self.render(i), ts, i, self.uri)
+        return Frame(self.render(i), ts, i, self.uri, capture=due)
 
 
 _CELLS = 16
@@ -281,6 +311,7 @@ def _file_source(rest: str, query: dict[str, str], stall_timeout: float) -> Sour
     if not path.exists():
         raise DataError(f"{uri}: {path} does not exist (file://clip.mp4, file:///abs/clip.mp4 or file://folder/)")
     realtime = bool(_integer(query, "realtime", 0, uri))
+    explicit = "realtime" in query
     if path.is_dir():
         _check_keys(query, ("fps", "glob", "csv", "realtime", *RETIME_KEYS), uri)
         stamps = _csv_timestamps(path / query["csv"]) if query.get("csv") else None  # absolute paths stay absolute
@@ -292,6 +323,7 @@ def _file_source(rest: str, query: dict[str, str], stall_timeout: float) -> Sour
     else:
         raise DataError(f"{uri}: {path.name} is neither a folder of images nor a video "
                         f"({', '.join(VIDEO_SUFFIXES)})")
+    src.realtime_explicit = explicit  # type: ignore[attr-defined]  (else the runner paces it for live outputs)
     return _retimed(src, query, uri)
 
 

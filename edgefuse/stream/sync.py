@@ -10,6 +10,7 @@ is a pure function of the frames pushed into it (and their order per side).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,14 +29,21 @@ class FramePair:
     vis: Frame
     skew_ms: float
     seq: int
+    t_pair: float = field(default_factory=time.monotonic)  # when the pair became certain
 
 
 @dataclass
 class PairStats:
-    """Counts kept by a ``Pairer``: ``frames_in[s] == pairs + dropped[s] + pending[s]`` per side."""
+    """Counts kept by a ``Pairer``: ``frames_in[s] == pairs + dropped[s] + discarded[s] + pending[s]``.
+
+    ``dropped`` are frames that found no partner (unpaired, out of order, queue overflow);
+    ``discarded`` are frames read ahead and thrown away because the stream stopped
+    (``--max-frames``, a signal, an error), which are not a synchronisation problem.
+    """
 
     frames_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
+    discarded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
     late: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
     pairs: int = 0
     skew_max_ms: float = 0.0
@@ -49,7 +57,8 @@ class PairStats:
         return {"pairs": self.pairs, "dropped_ir": self.dropped["ir"], "dropped_vis": self.dropped["vis"],
                 "skew_ms": {"max": round(self.skew_max_ms, 3), "mean": round(self.skew_mean_ms, 3)},
                 "frames_ir": self.frames_in["ir"], "frames_vis": self.frames_in["vis"],
-                "late_ir": self.late["ir"], "late_vis": self.late["vis"]}
+                "late_ir": self.late["ir"], "late_vis": self.late["vis"],
+                "discarded_ir": self.discarded["ir"], "discarded_vis": self.discarded["vis"]}
 
 
 class Pairer:
@@ -108,10 +117,12 @@ class Pairer:
         st = self.stats
         st.frames_in[side] += 1
         t = self.aligned(side, frame)
-        if self.full or self._ended[side] or t <= self._mark[side]:
+        if self.full or self._ended[side]:
+            st.discarded[side] += 1
+            return []
+        if t <= self._mark[side]:
             # an out-of-order or duplicate timestamp would break "never pair twice"; drop it
-            if not self.full and not self._ended[side]:
-                st.late[side] += 1
+            st.late[side] += 1
             st.dropped[side] += 1
             return []
         self._mark[side] = t
@@ -123,9 +134,9 @@ class Pairer:
         return self._match()
 
     def reject(self, side: str) -> None:
-        """Count a frame of ``side`` that arrived but is not used (e.g. while stopping)."""
+        """Count a frame of ``side`` that arrived but is not used because the stream is stopping."""
         self.stats.frames_in[side] += 1
-        self.stats.dropped[side] += 1
+        self.stats.discarded[side] += 1
 
     def end(self, side: str) -> list[FramePair]:
         """Mark ``side`` as finished; pairs that waited for its next frame are decided."""
@@ -133,9 +144,9 @@ class Pairer:
         return self._match()
 
     def discard(self) -> None:
-        """Drop every frame still waiting (counted as dropped), e.g. when the stream stops."""
+        """Drop every frame still waiting (counted as discarded), when the stream stops."""
         for side, q in self._q.items():
-            self.stats.dropped[side] += len(q)
+            self.stats.discarded[side] += len(q)
             q.clear()
 
     def _drop_head(self, side: str) -> None:

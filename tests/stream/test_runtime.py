@@ -20,8 +20,9 @@ ISSUE_KEYS = {"pairs", "dropped_ir", "dropped_vis", "skew_ms", "fps", "latency_m
 
 
 def check_accounting(st: dict) -> None:
-    assert st["frames_ir"] == st["pairs"] + st["dropped_ir"]
-    assert st["frames_vis"] == st["pairs"] + st["dropped_vis"]
+    # unpaired frames are dropped_*; read-ahead frames thrown away at a stop are discarded_*
+    assert st["frames_ir"] == st["pairs"] + st["dropped_ir"] + st["discarded_ir"]
+    assert st["frames_vis"] == st["pairs"] + st["dropped_vis"] + st["discarded_vis"]
     assert st["pairs"] == st["frames_out"] + st["skipped_pairs"]
 
 

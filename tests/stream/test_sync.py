@@ -37,7 +37,8 @@ def check_counts(p: Pairer, pairs: list) -> None:
     st = p.stats
     assert st.pairs == len(pairs)
     for side in ("ir", "vis"):
-        assert st.frames_in[side] == st.pairs + st.dropped[side]  # nothing left pending after end()
+        # nothing left pending after end(); frames after max_pairs are discarded, not unpaired
+        assert st.frames_in[side] == st.pairs + st.dropped[side] + st.discarded[side]
     ids_ir = [id(x.ir) for x in pairs]
     ids_vis = [id(x.vis) for x in pairs]
     assert len(set(ids_ir)) == len(ids_ir) and len(set(ids_vis)) == len(ids_vis)  # never twice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -54,6 +55,7 @@ def live_viewer():
 
 def test_parse_address_and_create_sink():
     assert parse_address("http://0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_address("http://:8080") == ("127.0.0.1", 8080)  # no host: this machine only
     with pytest.raises(ConfigError):
         parse_address("http://host")
     assert isinstance(create_sink("http://127.0.0.1:0"), ViewerSink)
@@ -62,7 +64,7 @@ def test_parse_address_and_create_sink():
 def test_endpoints_serve_page_frames_stats_and_mjpeg(live_viewer):
     runner, viewer = live_viewer
     page = get(viewer.url).decode()
-    assert 'id="fused"' in page and 'id="ir"' in page and 'id="vis"' in page and "/stats" in page
+    assert 'id="view"' in page and 'id="cam-ir"' in page and 'id="cam-vis"' in page and "/stream.mjpg" in page
     first = jpeg(get(viewer.url + "fused.jpg"))
     assert first.shape == (240, 320, 3)
     assert jpeg(get(viewer.url + "ir.jpg")).shape[1] == 320
@@ -78,27 +80,63 @@ def test_endpoints_serve_page_frames_stats_and_mjpeg(live_viewer):
         get(viewer.url + "nope")
 
 
-def chromium(*args: str, user_dir: Path) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", f"--user-data-dir={user_dir}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+SHOTS = os.environ.get("EDGEFUSE_SCREENSHOTS")  # a folder to keep the screenshots in (for a person to look at)
 
 
 @pytest.mark.browser
-def test_page_in_headless_chromium_loads_and_the_fused_view_changes(live_viewer, tmp_path):
+def test_monitoring_page_in_headless_chromium_live_then_ended(tmp_path):
+    """The page over the DevTools protocol: a live state (side-by-side view, iron palette) and the ended state.
+
+    Asserts, from the DOM and the pixels: the state badge says replay (generated scenes, not cameras) then ended; the frame info
+    names a pair with both timestamps; both camera panels show 'streaming' with their counters,
+    then 'ended'; the charts have been drawn; the view canvas holds an image that moves; the
+    side-by-side mode is three tiles wide; the page keeps being served after the stream ended.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    runner, viewer = live_viewer
-    shots = []
-    for k in range(2):  # each launch takes a second or more, so the two captures are apart in time
-        png = tmp_path / f"shot{k}.png"
-        res = chromium(f"--screenshot={png}", "--window-size=900,600", viewer.url, user_dir=tmp_path / f"u{k}")
-        assert res.returncode == 0 and png.is_file(), res.stderr[-2000:]
-        shots.append(cv2.imread(str(png)))
-    assert viewer.hits.get("/", 0) >= 2 and viewer.hits.get("/fused.jpg", 0) >= 2  # the page and its image loaded
-    assert viewer.hits.get("/stats", 0) >= 1  # the page's script ran
-    a, b = (s[60:60 + 240, :320].astype(int) for s in shots)  # the fused <img> sits at the top left
-    assert a.std() > 5, "the fused image was not rendered"
-    assert np.abs(a - b).mean() > 0.5, "the fused view did not change between screenshots"
-    assert runner.snapshot()["frames_out"] > 10
+    from tests.stream.cdp import Chromium
+
+    viewer = ViewerSink("127.0.0.1", 0, linger=-1)
+    cfg = StreamConfig(ir="synthetic://ir?size=320x240&fps=15&realtime=1&frames=105",
+                       vis="synthetic://vis?size=320x240&fps=15&realtime=1&frames=105")
+    runner = StreamRunner(cfg, FakeBackend(), sinks=[viewer])
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while viewer.port == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    browser = Chromium(tmp_path / "profile")
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        browser.goto(viewer.url)
+        browser.wait_for("window.edgefuse && edgefuse.frames() > 10 && edgefuse.state() === 'replay'")  # generated scenes are not cameras
+        browser.wait_for("document.querySelector('#cam-ir .st').textContent === 'streaming'")
+        info = browser.js("document.getElementById('frameinfo').textContent")
+        assert info.startswith("pair ") and "IR #" in info and "visible #" in info and " s " in info
+        a = browser.js("Array.from(document.getElementById('view').getContext('2d')"
+                       ".getImageData(0,0,320,240).data.filter((_, i) => i % 4 == 0)).reduce((s, v) => s + v, 0)")
+        time.sleep(0.5)
+        b = browser.js("Array.from(document.getElementById('view').getContext('2d')"
+                       ".getImageData(0,0,320,240).data.filter((_, i) => i % 4 == 0)).reduce((s, v) => s + v, 0)")
+        assert a > 0 and a != b, "the fused view is blank or does not move"
+        browser.js("document.querySelector('button[data-mode=side]').click();"
+                   "const p = document.getElementById('palette'); p.value = 'iron'; p.dispatchEvent(new Event('change'))")
+        browser.wait_for("document.getElementById('view').width === 960")  # three 320-px tiles of the same pair
+        browser.wait_for("document.querySelector('#cam-vis .kv').textContent.includes('unpaired')")
+        live = cv2.imread(str(browser.screenshot(shots / "viewer_live.png")))
+        chart = browser.js("Array.from(document.getElementById('c-fps').getContext('2d')"
+                           ".getImageData(0,0,280,34).data).some((v, i) => i % 4 == 3 && v > 0)")
+        assert chart, "the fps chart was not drawn"
+        thread.join(20)
+        assert not thread.is_alive() and runner.stats["stopped_by"] == "end of stream"
+        browser.wait_for("edgefuse.state() === 'ended'")
+        browser.wait_for("document.querySelector('#cam-ir .st').textContent === 'ended'")
+        ended = cv2.imread(str(browser.screenshot(shots / "viewer_ended.png")))
+    finally:
+        browser.close()
+        viewer.shutdown()
+    assert live.shape[:2] == (800, 1280) and ended.shape[:2] == (800, 1280)
+    assert live[60:400, 20:900].std() > 10, "the live screenshot shows no picture"
+    assert viewer.hits.get("/stream.mjpg", 0) == 1 and viewer.hits.get("/events", 0) >= 1  # pushed, not polled
+    assert not viewer.hits.get("/fused.jpg")
