@@ -137,8 +137,10 @@ def test_rtsp_300_pairs_from_capture_times(rtsp_server, tmp_path):
         t = true_times(out)
         print(f"attempt {attempt + 1}: " + report("gstreamer", t, stats))
         skew = np.abs(t["ir"] - t["vis"])
-        assert len(skew) == stats["frames_out"] >= PAIRS - 5
+        assert len(skew) == stats["frames_out"]
         problems = []
+        if stats["frames_out"] < PAIRS - 5:  # frames the sink could not take in time: overload, retried
+            problems.append(f"only {stats['frames_out']} of {PAIRS} pairs written")
         if skew[0] > TOL_MS:
             problems.append(f"the first pair is {skew[0]:.0f} ms apart")
         if (skew > TOL_MS).any():

@@ -1,0 +1,81 @@
+"""Copy one seed of each ablation arm to benchmarks/results/weights/ (and, with --default, a student into the
+package as ``edge_nano_ivf``), adding the measured numbers of benchmarks/ablation.py to each card.
+
+Usage (after ``python benchmarks/ablation.py --stage all``)::
+
+    python benchmarks/ship_ablation.py --runs runs/ablation --seed 1 --default student_distilled
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from edgefuse.models.checkpoint import card_path, file_sha256, read_card
+
+ROOT = Path(__file__).resolve().parents[1]
+ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf")
+
+
+def _means(rows: list[dict], by_type: bool) -> dict:
+    metrics = [k for k in rows[0] if k not in ("image", "type")]
+    if not by_type:
+        return {m: round(float(np.mean([r[m] for r in rows])), 4) for m in metrics}
+    types = sorted({r["type"] for r in rows})
+    out = {t: {m: round(float(np.mean([r[m] for r in rows if r["type"] == t])), 4) for m in metrics} for t in types}
+    out["mean_over_types"] = {m: round(float(np.mean([out[t][m] for t in types])), 4) for m in metrics}
+    return out
+
+
+def measured(runs: Path, arm: str, seed: int) -> dict:
+    doc = json.loads((runs / "eval" / f"{arm}_s{seed}.json").read_text())
+    sets = doc["sets"]
+    out = {"test": {}, "suite": {}, "command": "python benchmarks/ablation.py --stage eval"}
+    for key, rows in sets.items():
+        name, cond = key.rsplit("/", 1)
+        if cond != "right":
+            continue
+        if name.endswith("/suite"):
+            out["suite"][name[: -len("/suite")]] = _means(rows, True)
+        else:
+            out["test"][name] = _means(rows, False)
+    if "text_sensitivity" in doc:
+        out["text_sensitivity_grey_levels"] = doc["text_sensitivity"]
+    return out
+
+
+def copy(src: Path, dest: Path, extra: dict) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    card = read_card(src)
+    card.setdefault("metrics", {}).update(extra)
+    card["sha256"] = file_sha256(dest)
+    card_path(dest).write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {dest} and {card_path(dest)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default=str(ROOT / "runs" / "ablation"))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--default", choices=ARMS[2:], help="Student arm to ship as the package's edge_nano_ivf.")
+    p.add_argument("--ablation", default=str(ROOT / "benchmarks" / "results" / "ablation" / "ablation.json"))
+    args = p.parse_args()
+    runs = Path(args.runs)
+    summary = json.loads(Path(args.ablation).read_text()) if Path(args.ablation).is_file() else {}
+    for arm in ARMS:
+        src = runs / f"{arm}_s{args.seed}" / "model.safetensors"
+        extra = {**measured(runs, arm, args.seed), "ablation": {
+            "results": "benchmarks/results/ablation/ablation.md", "seed_shipped": args.seed,
+            "arm": arm, "over_seeds": summary.get("arms", {}).get(arm, {})}}
+        copy(src, ROOT / "benchmarks" / "results" / "weights" / f"{arm}.safetensors", extra)
+        if arm == args.default:
+            copy(src, ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors", extra)
+
+
+if __name__ == "__main__":
+    main()
