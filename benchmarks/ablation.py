@@ -249,21 +249,32 @@ COMPARISONS = (
 
 
 def stage_report(args: argparse.Namespace) -> None:
-    evals = {(a, s): json.loads((Path(args.out) / "eval" / f"{a}_s{s}.json").read_text())
-             for a in ARMS for s in args.seeds}
+    files = {(a, s): Path(args.out) / "eval" / f"{a}_s{s}.json" for a in ARMS for s in args.seeds}
+    evals = {k: json.loads(f.read_text()) for k, f in files.items() if f.is_file()}
+    missing = [f"{a} seed {s}" for (a, s) in files if (a, s) not in evals]
+    if missing:
+        print(f"not evaluated (left out of the report): {', '.join(missing)}")
+    if args.max_pairs:  # the same first pairs of every set for every arm (evaluations may hold more)
+        for ev in evals.values():
+            ev["sets"] = {k: rows[: args.max_pairs] for k, rows in ev["sets"].items()}
     sets = [f"{n}/suite" for n in TEST_SETS] + list(TEST_SETS)
     lines = ["# Ablation: text prior and distillation (edge models, CPU)", "",
              f"Seeds {', '.join(map(str, args.seeds))}; {args.iters} iterations, batch {args.batch}, crop {args.crop}, "
              "degradation-aware training (all five types, severities 1-3, 25 % clean) for every arm. "
              f"Suite: `edgefuse degrade --severity {args.severity} --seed 0` of each test split, scored against the "
-             "clean sources (mean over the five types). Values: mean ± std over seeds.", ""]
+             "clean sources (mean over the five types)"
+             + (f"; the first {args.max_pairs} pairs of each set (suite pairs are ordered by source image, so every "
+                "type has the same images)" if args.max_pairs else "") + ". Values: mean ± std over seeds.", ""]
     doc: dict = {"seeds": args.seeds, "iters": args.iters, "arms": {}, "comparisons": []}
     for metric in ("VIF", "Qabf"):
         lines += [f"## {metric}", "", "| arm | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
         for arm in ARMS:
             cells = []
+            seeds = [s for s in args.seeds if (arm, s) in evals]
+            if not seeds:
+                continue
             for st in sets:
-                vals = [_score(evals[(arm, s)]["sets"][f"{st}/right"], metric, "suite" in st) for s in args.seeds]
+                vals = [_score(evals[(arm, s)]["sets"][f"{st}/right"], metric, "suite" in st) for s in seeds]
                 m, sd, _ = _interval(vals)
                 cells.append(f"{m:.4f} ± {sd:.4f}")
                 doc["arms"].setdefault(arm, {}).setdefault(metric, {})[st] = {"mean": m, "std": sd, "seeds": vals}
@@ -276,10 +287,13 @@ def stage_report(args: argparse.Namespace) -> None:
             if (ca != "right" or cb != "right") and "suite" not in st:
                 continue
             cells, ok = [], True
-            entry = {"comparison": label, "set": st}
+            seeds = [s for s in args.seeds if (a, s) in evals and (b, s) in evals]
+            if len(seeds) < 2:
+                continue
+            entry = {"comparison": label, "set": st, "seeds": seeds}
             for metric in ("VIF", "Qabf"):
                 d = [_score(evals[(a, s)]["sets"][f"{st}/{ca}"], metric, "suite" in st)
-                     - _score(evals[(b, s)]["sets"][f"{st}/{cb}"], metric, "suite" in st) for s in args.seeds]
+                     - _score(evals[(b, s)]["sets"][f"{st}/{cb}"], metric, "suite" in st) for s in seeds]
                 m, _, half = _interval(d)
                 cells.append(f"{m:+.4f} [{m - half:+.4f}, {m + half:+.4f}]")
                 ok = ok and m - half > 0
@@ -289,9 +303,10 @@ def stage_report(args: argparse.Namespace) -> None:
             lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
     lines += ["", "## Teacher text sensitivity (mean absolute difference of the fused output, grey levels)", "",
               "| set | right vs wrong text | right vs constant text |", "|---|---|---|"]
+    tseeds = [s for s in args.seeds if ("teacher_text", s) in evals]
     for name in TEST_SETS:
-        w = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/wrong"] for s in args.seeds]
-        n = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/none"] for s in args.seeds]
+        w = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/wrong"] for s in tseeds]
+        n = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/none"] for s in tseeds]
         lines.append(f"| {name} suite | {np.mean(w):.2f} ± {np.std(w, ddof=1):.2f} | {np.mean(n):.2f} ± {np.std(n, ddof=1):.2f} |")
         doc.setdefault("text_sensitivity", {})[name] = {"wrong": w, "constant": n}
     lines += ["", "## Gradient shares of the distillation terms (mean over the logged iterations, seed mean)", "",
@@ -332,10 +347,13 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
     for metric in ("VIF", "Qabf"):
         vals = {}
         for arm in ARMS:
+            seeds = [s for s in args.seeds if (arm, s) in evals]
+            if not seeds:
+                continue
             for t in types:
                 per_seed = [np.mean([r[metric] for name in TEST_SETS
                                      for r in evals[(arm, s)]["sets"][f"{name}/suite/right"] if r["type"] == t])
-                            for s in args.seeds]
+                            for s in seeds]
                 vals[(arm, t)] = (float(np.mean(per_seed)), float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0)
         top = max(m + e for m, e in vals.values()) * 1.1
         h, w, left, bottom = 360, 720, 50, 60
@@ -344,6 +362,8 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
         bar = group * 0.8 / len(ARMS)
         for gi, t in enumerate(types):
             for ai, arm in enumerate(ARMS):
+                if (arm, t) not in vals:
+                    continue
                 m, e = vals[(arm, t)]
                 x0 = int(left + gi * group + group * 0.1 + ai * bar)
                 y = lambda v: int(h - bottom - (h - bottom - 30) * v / top)  # noqa: E731
