@@ -14,6 +14,7 @@ measure each term's share of the student's gradient norm (``--grad-share-every``
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -50,7 +51,7 @@ def inputs(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Tens
     return batch["vis"].to(device, non_blocking=True), batch["ir"].to(device, non_blocking=True)
 
 
-class Objective:
+class Objective(abc.ABC):
     """Base of the regimes. Subclasses set ``name`` and implement :meth:`terms`."""
 
     name = "base"
@@ -62,9 +63,9 @@ class Objective:
         """Trainable parameters beyond the model's (distillation adapters)."""
         return []
 
+    @abc.abstractmethod
     def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """(weighted loss terms with graph, extra detached values to log)."""
-        raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
         return {}
