@@ -18,7 +18,7 @@ class TextPrior:
 
     def __init__(self, card: dict, device: torch.device | str = "cpu") -> None:
         from edgefuse.text import RuleAnnotator
-        from edgefuse.train.text_setup import PromptBank
+        from edgefuse.text.priors import PromptBank
 
         training = card.get("training", {})
         self.task = training.get("task", "ivf")

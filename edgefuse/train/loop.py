@@ -119,7 +119,7 @@ class Trainer:
             weights = training.get("text_weights", weights)
         if not self._needs_text():
             return
-        from edgefuse.train.text_setup import PromptBank, annotate_roots, check_text_encoder
+        from edgefuse.text.priors import PromptBank, annotate_roots, check_text_encoder
 
         check_text_encoder(encoder_name, weights)  # a wrong --text-weights fails before anything is written
 

@@ -249,7 +249,7 @@ def test_trickling_body_hits_the_overall_deadline(server, night_pair, caplog):
 
 def test_timeout_is_configurable_from_the_training_config(server, night_pair):
     from edgefuse.train.config import TrainConfig
-    from edgefuse.train.text_setup import create_annotator
+    from edgefuse.text.priors import create_annotator
 
     cfg = TrainConfig(annotator=server.url, vlm_timeout=0.25)
     assert create_annotator(cfg.annotator, cfg.vlm_model, cfg.vlm_timeout).timeout == 0.25

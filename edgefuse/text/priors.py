@@ -1,4 +1,4 @@
-"""Text priors for training: annotate the training pairs and embed their DTPF prompts once."""
+"""Text priors for training and inference: annotate pairs and embed their DTPF prompts once (the PromptBank)."""
 
 from __future__ import annotations
 
