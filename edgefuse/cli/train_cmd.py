@@ -34,6 +34,8 @@ def _common(fn: Any) -> Any:
         click.option("--max-minutes", type=float,
                      help="Stop after this much training time (validates and saves first); 0 = no limit."),
         click.option("--vlm-timeout", type=float, help="Seconds for each whole VLM annotator request (default 60)."),
+        click.option("--init", type=click.Path(exists=True, dir_okay=False),
+                     help="Start from this checkpoint's weights (same architecture) instead of a random init."),
         click.option("--no-resume", is_flag=True, help="Start over even if OUT/last.pt exists."),
         click.option("--degrade", "degrade_types", metavar="TYPES",
                      help="Degrade inputs on the fly (comma list of `edgefuse degrade` types, or all); the "

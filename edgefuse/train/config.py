@@ -60,6 +60,9 @@ class TrainConfig:
     device: str = "auto"
     max_minutes: float = 0.0
     out: str = "runs/edge_nano"
+    # start from these weights (a checkpoint of the same architecture and config) instead of a
+    # random init: fine-tuning, e.g. a clean-trained student made degradation-aware
+    init: str | None = None
     # teacher (mode=teacher, and the teacher's text in mode=distill)
     text_encoder: str = "minilm"
     annotator: str = "rules"

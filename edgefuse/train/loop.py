@@ -186,6 +186,16 @@ class Trainer:
 
             raise ConfigError(raise_cfg)
         self.model_overrides = overrides
+        if self.cfg.init:
+            start, card = load_checkpoint(self.cfg.init, architecture=self.cfg.model)
+            if card.get("config", {}) != {k: list(v) if isinstance(v, tuple) else v
+                                          for k, v in overrides.items()}:
+                from edgefuse.errors import ConfigError
+
+                raise ConfigError(f"--init {self.cfg.init} has model options {card.get('config', {})}, this run "
+                                  f"{overrides}: start from a checkpoint of the same configuration")
+            model.load_state_dict(start.state_dict())
+            self.init_sha256 = file_sha256(self.cfg.init)
         return model
 
     def _event_lookup(self) -> Callable[[Path, str], tuple[str, ...]] | None:
@@ -298,6 +308,8 @@ class Trainer:
         if self.degrade is not None:
             training.update(degradation={"types": list(cfg.degrade_types), "severities": list(cfg.degrade_severities),
                                          "clean_ratio": cfg.clean_ratio, "targets": "clean"})
+        if cfg.init:
+            training.update(init=str(cfg.init), init_sha256=getattr(self, "init_sha256", None))
         if cfg.mode == "distill":
             training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)

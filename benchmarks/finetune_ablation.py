@@ -1,0 +1,196 @@
+"""Degradation-aware fine-tuning of the shipped student, with and without its teacher.
+
+The from-scratch ablation (``benchmarks/ablation.py``) trains every arm for 800 iterations at crop 96,
+which leaves the students below the shipped default on clean data. Here both student arms start from
+the same weights (``--init``, the shipped ``edge_nano_ivf``) and get the same iterations, data,
+degradations and seeds; they differ only in the teacher:
+
+    ft_plain        edgefuse train --mode student --init DEFAULT  (fusion loss, clean targets)
+    ft_distilled    edgefuse distill --teacher TEACHER --init DEFAULT  (calibrated recipe)
+    start           the starting weights themselves (seed 0 only: nothing random)
+
+Evaluation and report are those of ``benchmarks/ablation.py`` (clean test splits, the degradation
+suite of each test split scored against the clean sources, mean ± std over seeds, paired differences
+with 95 % t intervals).
+
+Usage (repository root)::
+
+    python benchmarks/finetune_ablation.py --stage all --seeds 1,2,3 --iters 800 --jobs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ablation as ab  # noqa: E402  (the evaluation and statistics of the main ablation)
+
+ROOT = ab.ROOT
+ARMS = ("ft_plain", "ft_distilled")
+DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
+DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
+
+
+def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
+    out = Path(args.out) / f"{arm}_s{seed}"
+    common = [f"--data={d}" for d in ab.IVF_TRAIN] + [
+        "--iters", str(args.iters), "--batch", str(args.batch), "--crop", str(args.crop), "--lr", str(args.lr),
+        "--seed", str(seed), "--val-every", str(args.iters), "--val-pairs", "4", "--ckpt-every", "100",
+        "--threads", "1", "--degrade", args.degrade, "--clean-ratio", str(args.clean_ratio),
+        "--init", str(args.init), "--out", str(out)]
+    if arm == "ft_plain":
+        return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
+    return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", "edge_nano", "--recipe", "calibrated",
+            "--grad-share-every", "25", *common]
+
+
+def stage_train(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = out / "start_s0"
+    if not (start / "model.json").is_file():
+        start.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.init, start / "model.safetensors")
+        shutil.copyfile(Path(args.init).with_suffix(".json"), start / "model.json")
+    for seed in args.seeds:
+        for arm in ARMS:
+            if ab._done(arm, seed, args):
+                continue
+            t0 = time.time()
+            rc, sec = ab._run(train_command(arm, seed, args), out / f"{arm}_s{seed}.out")
+            line = f"{arm} seed {seed}: exit {rc} in {sec:.0f} s"
+            print(line, flush=True)
+            with open(out / "train_log.txt", "a") as f:
+                f.write(line + f" (started {time.strftime('%H:%M:%S', time.gmtime(t0))} UTC)\n")
+            if rc != 0:
+                sys.exit(f"training {arm} seed {seed} failed; see {out / f'{arm}_s{seed}.out'}")
+
+
+def stage_eval(args: argparse.Namespace) -> None:
+    suites = ab.build_suites(args)
+    jobs = [("start", 0)] + [(a, s) for s in args.seeds for a in ARMS]
+    for arm, seed in jobs:
+        ab.evaluate_arm(arm, seed, args, suites)
+        print(f"evaluated {arm} seed {seed}", flush=True)
+
+
+def stage_report(args: argparse.Namespace) -> None:
+    evals = {}
+    for arm, seeds in (("start", [0]), *((a, args.seeds) for a in ARMS)):
+        for s in seeds:
+            f = Path(args.out) / "eval" / f"{arm}_s{s}.json"
+            if f.is_file():
+                ev = json.loads(f.read_text())
+                if args.max_pairs:
+                    ev["sets"] = {k: rows[: args.max_pairs] for k, rows in ev["sets"].items()}
+                evals[(arm, s)] = ev
+    sets = [f"{n}/suite" for n in ab.TEST_SETS] + list(ab.TEST_SETS)
+    lines = ["# Degradation-aware fine-tuning of the shipped student: with vs without the teacher", "",
+             f"Seeds {', '.join(map(str, args.seeds))}; {args.iters} iterations from `{_rel(args.init)}`, batch "
+             f"{args.batch}, crop {args.crop}, lr {args.lr}, degradations `{args.degrade}` (severities 1-3, "
+             f"{args.clean_ratio:.0%} clean); teacher `{_rel(args.teacher)}` (calibrated recipe). Suite: "
+             f"`edgefuse degrade --severity {args.severity} --seed 0` of each test split, scored against the clean "
+             "sources (mean over types)" + (f"; first {args.max_pairs} pairs per set" if args.max_pairs else "") + ".",
+             ""]
+    summary: dict = {"arms": {}, "comparisons": []}
+    for metric in ab.METRICS[:2]:
+        lines += [f"## {metric}", "", "| arm | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+        for arm in ("start", *ARMS):
+            seeds = [0] if arm == "start" else args.seeds
+            cells = []
+            for st in sets:
+                vals = [ab._score(evals[(arm, s)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
+                        for s in seeds if (arm, s) in evals]
+                if not vals:
+                    cells.append("—")
+                    continue
+                mean, std, _ = ab._interval(vals)
+                summary["arms"].setdefault(arm, {}).setdefault(metric, {})[st] = {"mean": mean, "values": vals}
+                cells.append(f"{mean:.4f}" + (f" ± {std:.4f}" if len(vals) > 1 else ""))
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Paired differences over seeds (95 % t interval)", "",
+              "| comparison | set | ΔVIF | ΔQabf | supported |", "|---|---|---|---|---|"]
+    for a, b, label in (("ft_distilled", "ft_plain", "fine-tuned: distilled vs plain"),
+                        ("ft_distilled", "start", "distilled fine-tune vs starting weights"),
+                        ("ft_plain", "start", "plain fine-tune vs starting weights")):
+        for st in sets:
+            cells, ok = [], True
+            for metric in ab.METRICS[:2]:
+                diffs = []
+                for s in args.seeds:
+                    sb = 0 if b == "start" else s
+                    if (a, s) in evals and (b, sb) in evals:
+                        diffs.append(ab._score(evals[(a, s)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
+                                     - ab._score(evals[(b, sb)]["sets"][f"{st}/right"], metric, st.endswith("suite")))
+                if len(diffs) < 2:
+                    cells.append("—")
+                    ok = False
+                    continue
+                mean, _, half = ab._interval(diffs)
+                cells.append(f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}]")
+                ok = ok and mean - half > 0
+                summary["comparisons"].append({"comparison": label, "set": st, "metric": metric, "diffs": diffs,
+                                               "mean": mean, "half_width": half})
+            lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
+    lines += ["", "## Per degradation type (msrs/test suite, VIF / Qabf, seed mean)", "",
+              "| type | " + " | ".join(("start", *ARMS)) + " |", "|---|" + "---|" * (1 + len(ARMS))]
+    key = "msrs/test/suite/right"
+    types = sorted({r["type"] for ev in evals.values() for r in ev["sets"].get(key, [])})
+    for t in types:
+        cells = []
+        for arm in ("start", *ARMS):
+            seeds = [0] if arm == "start" else args.seeds
+            vif, qabf = ([np.mean([r[m] for r in evals[(arm, s)]["sets"][key] if r["type"] == t])
+                          for s in seeds if (arm, s) in evals] for m in ("VIF", "Qabf"))
+            cells.append(f"{np.mean(vif):.3f} / {np.mean(qabf):.3f}" if vif else "—")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    res = Path(args.results)
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "finetune.md").write_text("\n".join(lines) + "\n")
+    (res / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print("\n".join(lines))
+
+
+def _rel(p: str | Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stage", choices=("train", "eval", "report", "all"), default="all")
+    p.add_argument("--seeds", default="1,2,3", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--iters", type=int, default=800)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--degrade", default="all")
+    p.add_argument("--clean-ratio", type=float, default=0.5)
+    p.add_argument("--init", default=str(DEFAULT_INIT))
+    p.add_argument("--teacher", default=str(DEFAULT_TEACHER))
+    p.add_argument("--severity", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--max-pairs", type=int, default=50, help="Pairs per set (0 = all).")
+    p.add_argument("--out", default=str(ROOT / "runs" / "finetune"))
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
+    args = p.parse_args()
+    if args.stage in ("train", "all"):
+        stage_train(args)
+    if args.stage in ("eval", "all"):
+        stage_eval(args)
+    if args.stage in ("report", "all"):
+        stage_report(args)
+
+
+if __name__ == "__main__":
+    main()
