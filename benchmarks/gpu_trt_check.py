@@ -183,7 +183,7 @@ def check_int8_engine_psnr(rig: Rig) -> tuple[str, str]:
 def check_dtpf_dynamic_480x640(rig: Rig) -> tuple[str, str]:
     """A dynamic DTPF engine (profile from the ONNX sidecar) fuses a 480x640 frame, padded to 512x640."""
     from edgefuse.backends import open_backend
-    from edgefuse.export.manifest import write_sidecar
+    from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any
 
-from edgefuse.errors import ConfigError
+from edgefuse.errors import ConfigError, did_you_mean
 
 
 def check_field_types(cls: type, values: Mapping[str, Any], what: str) -> None:
@@ -114,3 +115,59 @@ def _sequence_mismatch(value: Any, tp: Any) -> str | None:
         if problem is not None:
             return f"item {i}: {problem}"
     return None
+
+
+# ----------------------------------------------------------------------------- shared value types
+# Precisions and sizes are read by export, engines and the runtime alike, so they live here.
+Size = tuple[int, int]  # (height, width)
+DynamicSpec = tuple[Size, Size, Size]  # (min, opt, max)
+
+
+class Precision(str, enum.Enum):
+    """Artefact precision. Each export also writes the lower ones it is measured against."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+    INT8 = "int8"
+
+    @classmethod
+    def parse(cls, value: str | Precision) -> Precision:
+        try:
+            return cls(str(getattr(value, "value", value)).lower())
+        except ValueError:
+            names = [p.value for p in cls]
+            raise ConfigError(
+                f"precision {value!r} is not one of {', '.join(names)}.{did_you_mean(str(value), names)}"
+            ) from None
+
+    def artefacts(self) -> list[Precision]:
+        """fp32 -> [fp32]; fp16 -> [fp32, fp16]; int8 -> [fp32, fp16, int8].
+
+        The FP32 graph is the source of the others; the FP16 graph comes with INT8 because
+        it is the fallback to deploy when INT8 misses its accuracy target.
+        """
+        order = list(Precision)
+        return order[: order.index(self) + 1]
+
+
+def parse_size(text: str | Size | list[int]) -> Size:
+    """'480x640' (H x W) or (480, 640) -> (480, 640)."""
+    if isinstance(text, (tuple, list)):
+        if len(text) != 2:
+            raise ConfigError(f"a size is [height, width], got {text!r}")
+        return int(text[0]), int(text[1])
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m:
+        raise ConfigError(f"size {text!r} is not HEIGHTxWIDTH (e.g. 480x640)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_dynamic(text: str | list[Any] | tuple[Any, ...]) -> DynamicSpec:
+    """'256x320:480x640:720x1280' (min:opt:max, each HxW) -> ((256,320),(480,640),(720,1280))."""
+    parts = text.split(":") if isinstance(text, str) else list(text)
+    if len(parts) != 3:
+        raise ConfigError(f"dynamic shape {text!r} is not MIN:OPT:MAX, e.g. 256x320:480x640:720x1280")
+    lo, opt, hi = (parse_size(p) for p in parts)
+    if not (lo[0] <= opt[0] <= hi[0] and lo[1] <= opt[1] <= hi[1]):
+        raise ConfigError(f"dynamic shape {text!r} needs min <= opt <= max in both height and width")
+    return lo, opt, hi

@@ -1,14 +1,16 @@
-"""Small file helpers shared by every writer: one hash and the one atomic writer (no heavy imports)."""
+"""Small file helpers shared by every writer: one hash, the one atomic writer, JSON, sizes (no heavy imports)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from edgefuse.errors import ConfigError, OutputError
 
@@ -204,3 +206,43 @@ def check_output_path(path: str | os.PathLike[str], option: str, suffixes: Itera
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {p}: {parent} is not writable; choose another path")
     return p
+
+
+def ensure_writable_dir(path: str | os.PathLike[str], role: str = "output folder") -> Path:
+    """Create ``path`` if needed and prove that a file can be written into it.
+
+    Raises:
+        ConfigError: the folder cannot be created (a file is in the way, no permission)
+            or a file cannot be created inside it.
+    """
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise ConfigError(
+            f"{role} {p} cannot be created: a file is in the way ({e.filename}); pass another folder"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"{role} {p} cannot be created: {e.strerror}; pass a writable folder") from e
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edgefuse-probe-", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{role} {p} is not writable: {e.strerror}; pass a writable folder") from e
+    return p
+
+
+def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
+    """Write ``doc`` as indented JSON through a temporary file."""
+    return write_text_atomic(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+
+
+def human_size(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

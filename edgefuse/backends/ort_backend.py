@@ -10,7 +10,6 @@ an FP16 graph, INT8 + FP16 for a Q/DQ graph) and an engine and timing cache next
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from edgefuse.backends.base import Backend, TensorSpec
 from edgefuse.errors import BackendUnavailableError, ConfigError, DataError
+from edgefuse.runtime.sidecars import sidecar_value
 
 # device flag -> execution providers in priority order (the CPU provider is always the fallback)
 PROVIDERS = {
@@ -31,14 +31,9 @@ PROVIDERS = {
 
 def onnx_precision(path: str | os.PathLike[str]) -> str:
     """``fp32``/``fp16``/``int8`` from the artefact's sidecar, else from the graph itself."""
-    sidecar = Path(str(path) + ".json")
-    if sidecar.is_file():
-        try:
-            p = json.loads(sidecar.read_text()).get("precision")
-            if p in ("fp32", "fp16", "int8"):
-                return str(p)
-        except (OSError, json.JSONDecodeError, AttributeError):  # AttributeError: a sidecar that is not an object
-            pass
+    p = sidecar_value(path, "precision")
+    if p in ("fp32", "fp16", "int8"):
+        return str(p)
     import onnx
 
     try:
@@ -86,22 +81,15 @@ def check_providers(device: str, taken: list[str]) -> None:
 
 
 def _size_multiple(path: str | os.PathLike[str]) -> int:
-    sidecar = Path(str(path) + ".json")
-    if sidecar.is_file():
-        try:
-            return int((json.loads(sidecar.read_text()).get("size_rule") or {}).get("multiple", 1))
-        except (OSError, json.JSONDecodeError, TypeError, ValueError, AttributeError):
-            return 1
-    return 1
+    try:
+        return int(sidecar_value(path, "size_rule", "multiple", default=1) or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _fp16_qdq(path: str | os.PathLike[str]) -> bool:
     """Whether the sidecar says this is an FP16 Q/DQ graph (``*_int8_fp16.onnx``: FP16 outside the Q/DQ pairs)."""
-    sidecar = Path(str(path) + ".json")
-    try:
-        return sidecar.is_file() and (json.loads(sidecar.read_text()).get("int8") or {}).get("high_precision") == "fp16"
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return False
+    return sidecar_value(path, "int8", "high_precision") == "fp16"
 
 
 class OrtBackend(Backend):

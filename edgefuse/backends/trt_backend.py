@@ -196,9 +196,9 @@ class TrtBackend(Backend):
         self.plan = Path(plan)
         if not self.plan.is_file():
             raise DataError(f"engine not found: {self.plan}")
-        from edgefuse.engines.guard import read_sidecar
+        from edgefuse.runtime.sidecars import read_sidecar
 
-        self.sidecar = read_sidecar(self.plan) or {}
+        self.sidecar = read_sidecar(self.plan, required=True) or {}
         self.index = device_index(device)
         super().__init__(f"cuda:{self.index}", str(self.sidecar.get("precision", "fp16")))
         rule = self.sidecar.get("size_rule") or {}

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from edgefuse.backends import backend_for
+from edgefuse.runtime.sidecars import sidecar_value
 from edgefuse.bench.benchmark import BenchConfig, Progress, run_bench
 from edgefuse.errors import ConfigError
 
@@ -28,7 +29,6 @@ def config_for(artefact: str, cfg: BenchConfig) -> BenchConfig:
 
 def static_hw(artefact: str) -> tuple[int, int] | None:
     """The fixed (H, W) of an ONNX file or TensorRT plan, read without opening a session; else ``None``."""
-    import json
     from pathlib import Path
 
     kind = backend_for(artefact)
@@ -42,11 +42,7 @@ def static_hw(artefact: str) -> tuple[int, int] | None:
         dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] if graph.input else []
         return (dims[2], dims[3]) if len(dims) == 4 and dims[2] > 0 and dims[3] > 0 else None
     if kind == "tensorrt":
-        try:
-            doc = json.loads(Path(artefact + ".json").read_text())
-        except (OSError, ValueError):
-            return None
-        shape = ((doc.get("static_shapes") or {}).get("vis")) or []
+        shape = sidecar_value(artefact, "static_shapes", "vis", default=None) or []
         return (int(shape[2]), int(shape[3])) if len(shape) == 4 else None
     return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefuse.bench.stats import round_floats
-from edgefuse.export._io import ensure_writable_dir, write_json_atomic
+from edgefuse.files import ensure_writable_dir, write_json_atomic
 
 STAGE_NAMES = {"pre": "pre-process", "h2d": "host-to-device", "compute": "compute", "d2h": "device-to-host",
                "post": "post-process"}

@@ -28,7 +28,7 @@ def build_cmd(onnx_path: str, dry_run: bool, trt_version: str | None, **options:
     """Build a TensorRT plan (plain, trtexec-loadable) and its sidecar JSON from an ONNX file."""
     from edgefuse.engines import EngineConfig, build_engine, format_plan, plan_for, tensorrt_version
     from edgefuse.errors import ConfigError
-    from edgefuse.export._io import human_size
+    from edgefuse.files import human_size
 
     cfg = EngineConfig(**options)  # type: ignore[arg-type]
     if trt_version and not dry_run:

@@ -41,7 +41,7 @@ from edgefuse.errors import EXIT_FAILURE, ConfigError
 def export_cmd(recipe: str | None, no_simplify: bool | None, parity_dir: tuple[str, ...], **flags: Any) -> None:
     """Export a fusion model to ONNX (+ FP16, INT8 Q/DQ), check parity, and build the engine where TensorRT is."""
     from edgefuse.export import ExportConfig, run_export
-    from edgefuse.export._io import StageResult
+    from edgefuse.export import StageResult
 
     if flags.get("dynamic") and (flags.get("height") or flags.get("width")):
         raise ConfigError("--dynamic MIN:OPT:MAX and --height/--width exclude each other; pass one of them")

@@ -16,13 +16,12 @@ from typing import Any
 from edgefuse.engines._trt import import_tensorrt
 from edgefuse.engines.config import EngineConfig
 from edgefuse.engines.device import gpu_info
-from edgefuse.engines.guard import FORMAT
 from edgefuse.engines.plan import STRONG_BY_DEFAULT, BuildPlan, GraphPrecision, graph_precision, plan_build
 from edgefuse.engines.trt_api import version_tuple
 from edgefuse.errors import ConfigError, EngineBuildError
-from edgefuse.export._io import atomic_path, ensure_writable_dir, sha256_file, write_json_atomic
-from edgefuse.export.config import Precision
-from edgefuse.export.manifest import now_iso, sidecar_path, tool_versions
+from edgefuse.files import atomic_path, ensure_writable_dir, file_sha256
+from edgefuse.config_types import Precision
+from edgefuse.runtime.sidecars import sidecar_path, write_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -214,14 +213,13 @@ def build_engine(onnx_path: str | os.PathLike[str], cfg: EngineConfig) -> Path:
 def _write_sidecar(out: Path, src: Path, plan: BuildPlan, gpu: dict[str, Any], onnx_doc: dict[str, Any],
                    cfg: EngineConfig, seconds: float, pinned: int) -> None:
     rule = dict(onnx_doc.get("size_rule") or {"multiple": plan.size_multiple})
-    write_json_atomic(sidecar_path(out), {
-        "format": FORMAT, "artifact": out.name, "sha256": sha256_file(out), "bytes": out.stat().st_size,
+    write_sidecar(out, **{
         "tensorrt": plan.tensorrt, "gpu": gpu, "precision": plan.precision, "strongly_typed": plan.strongly_typed,
         "flags": plan.flags, "high_precision": plan.high_precision, "pinned_fp32_layers": pinned,
         "profiles": plan.profiles, "static_shapes": plan.static_shapes, "size_rule": rule,
         "dla_core": plan.dla_core, "workspace_mb": plan.workspace_mb, "hardware_compat": plan.hardware_compat,
         "hardware_compat_applied": plan.hardware_compat is not None, "version_compatible": False, "timing_cache": plan.timing_cache, "notes": plan.notes,
-        "onnx": {"path": str(src), "sha256": sha256_file(src), "model": onnx_doc.get("model"),
+        "onnx": {"path": str(src), "sha256": file_sha256(src), "model": onnx_doc.get("model"),
                  "precision": onnx_doc.get("precision")},
-        "build_seconds": round(seconds, 1), "tools": tool_versions(), "created": now_iso(),
+        "build_seconds": round(seconds, 1),
     })

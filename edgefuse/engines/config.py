@@ -8,7 +8,7 @@ from typing import Any
 
 from edgefuse.config_types import check_field_types
 from edgefuse.errors import ConfigError
-from edgefuse.export.config import DynamicSpec, Precision, parse_dynamic
+from edgefuse.config_types import DynamicSpec, Precision, parse_dynamic
 
 HARDWARE_COMPAT = ("ampere_plus", "same_compute_capability")
 HIGH_PRECISION = ("fp16", "fp32")

@@ -7,7 +7,6 @@ with a cryptic serialization assertion. The sidecar JSON says what built the pla
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from pathlib import Path
@@ -16,32 +15,8 @@ from typing import Any
 from edgefuse.engines._trt import import_tensorrt, major, tensorrt_version
 from edgefuse.engines.device import gpu_info
 from edgefuse.errors import BackendUnavailableError, EngineBuildError
-from edgefuse.export._io import sha256_file
-from edgefuse.export.manifest import sidecar_path
-
-FORMAT = "edgefuse-engine/1"
-
-
-def read_sidecar(plan: str | os.PathLike[str], required: bool = True) -> dict[str, Any] | None:
-    """The plan's ``.json`` sidecar, or ``None`` when missing and not ``required``."""
-    sc = sidecar_path(plan)
-    if not sc.is_file():
-        if not required:
-            return None
-        raise EngineBuildError(
-            f"{plan} has no sidecar {sc.name}: nothing says which TensorRT version and GPU built it. "
-            "Rebuild it here with `edgefuse build --onnx MODEL.onnx` (plans are not portable)"
-        )
-    try:
-        doc = json.loads(sc.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise EngineBuildError(f"sidecar {sc} is not valid JSON ({e}); rebuild the engine") from e
-    if not isinstance(doc, dict):
-        raise EngineBuildError(f"sidecar {sc} holds a JSON {type(doc).__name__}, not an object; rebuild the engine")
-    if doc.get("format") != FORMAT:
-        raise EngineBuildError(f"{sc} is not an edgefuse engine sidecar (format {doc.get('format')!r})")
-    return doc
-
+from edgefuse.files import file_sha256
+from edgefuse.runtime.sidecars import read_sidecar
 
 def rebuild_hint(doc: dict[str, Any]) -> str:
     onnx = (doc.get("onnx") or {}).get("path", "MODEL.onnx")
@@ -66,9 +41,9 @@ def check_engine(
     p = Path(plan)
     if not p.is_file():
         raise EngineBuildError(f"engine not found: {p}")
-    doc = read_sidecar(p)
+    doc = read_sidecar(p, required=True)
     assert doc is not None
-    if doc.get("sha256") and sha256_file(p) != doc["sha256"]:
+    if doc.get("sha256") and file_sha256(p) != doc["sha256"]:
         raise EngineBuildError(
             f"{p} does not match the hash in its sidecar: it was replaced or truncated; rebuild: {rebuild_hint(doc)}"
         )

@@ -101,7 +101,8 @@ def inspect_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def inspect_engine(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe a plan: its sidecar, and (where TensorRT is installed) I/O and per-layer precision."""
-    from edgefuse.engines.guard import check_engine, read_sidecar
+    from edgefuse.engines.guard import check_engine
+    from edgefuse.runtime.sidecars import read_sidecar
 
     p = Path(path)
     report: dict[str, Any] = {"file": str(p), "kind": "engine", "sidecar": read_sidecar(p, required=False)}

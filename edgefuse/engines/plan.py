@@ -28,7 +28,7 @@ from typing import Any
 from edgefuse.engines.config import EngineConfig
 from edgefuse.engines.trt_api import Version, has, version_tuple
 from edgefuse.errors import ConfigError
-from edgefuse.export.config import Precision
+from edgefuse.config_types import Precision
 
 STRONG_BY_DEFAULT = (10, 12)  # weak typing deprecated from here
 PIN_LAYER_TYPES = ("NORMALIZATION", "SOFTMAX", "REDUCE")

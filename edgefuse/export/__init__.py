@@ -1,5 +1,6 @@
 """Export: PyTorch -> ONNX (static/dynamic H/W), simplification, FP16, INT8 Q/DQ, parity, sidecars."""
 
+from edgefuse.export._io import StageResult
 from edgefuse.export.config import ExportConfig, Precision
 from edgefuse.export.fp16 import KEEP_FP32_OPS, convert_fp16
 from edgefuse.export.int8 import quantize_int8
@@ -11,6 +12,7 @@ __all__ = [
     "KEEP_FP32_OPS",
     "ExportConfig",
     "ExportReport",
+    "StageResult",
     "Precision",
     "check_exportable",
     "convert_fp16",

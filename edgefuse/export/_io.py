@@ -1,49 +1,22 @@
-"""Atomic artefact writes, writable-folder checks, file sizes and stage timing for the export stages."""
+"""Export-stage plumbing: the atomic writer that refuses an empty result, and stage timing/progress."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgefuse.errors import ConfigError, ExportError
+from edgefuse.errors import ExportError
 from edgefuse.files import atomic_path as files_atomic_path
-from edgefuse.files import file_sha256 as sha256_file  # noqa: F401  (used by export and engines)
+from edgefuse.files import human_size
 
 logger = logging.getLogger(__name__)
-
-
-def ensure_writable_dir(path: str | os.PathLike[str], role: str = "output folder") -> Path:
-    """Create ``path`` if needed and prove that a file can be written into it.
-
-    Raises:
-        ConfigError: the folder cannot be created (a file is in the way, no permission)
-            or a file cannot be created inside it.
-    """
-    p = Path(path)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise ConfigError(
-            f"{role} {p} cannot be created: a file is in the way ({e.filename}); pass another folder"
-        ) from e
-    except OSError as e:
-        raise ConfigError(f"{role} {p} cannot be created: {e.strerror}; pass a writable folder") from e
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".edgefuse-probe-", dir=p)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise ConfigError(f"{role} {p} is not writable: {e.strerror}; pass a writable folder") from e
-    return p
 
 
 @contextlib.contextmanager
@@ -60,23 +33,6 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
 
     with files_atomic_path(final, check=nonempty) as tmp:
         yield tmp
-
-
-def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
-    """Write ``doc`` as indented JSON through a temporary file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    return Path(path)
-
-
-def human_size(n: int) -> str:
-    """1536 -> '1.5 KiB'."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 @dataclass

@@ -15,9 +15,9 @@ import numpy as np
 
 from edgefuse.data.pairs import Pair, find_pairs, load_pair
 from edgefuse.errors import DataError
-from edgefuse.export._io import sha256_file
+from edgefuse.files import file_sha256
 from edgefuse.export._ort import Feeds
-from edgefuse.export.config import Size
+from edgefuse.config_types import Size
 
 FORBIDDEN_SPLITS = ("test",)
 
@@ -94,7 +94,7 @@ class CalibrationSet:
                 load_pair(pair)
             except DataError as e:
                 raise DataError(f"unreadable calibration pair {pair.name!r}: {e}") from e
-            h.update(f"{pair.name}:{sha256_file(pair.ir)}:{sha256_file(pair.vis)}\n".encode())
+            h.update(f"{pair.name}:{file_sha256(pair.ir)}:{file_sha256(pair.vis)}\n".encode())
         return cls(root, pairs, h.hexdigest())
 
     def frames(self, size: Size, samples: int, seed: int = 0) -> list[Feeds]:

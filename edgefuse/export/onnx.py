@@ -13,7 +13,7 @@ from torch import nn
 
 from edgefuse.errors import ConfigError, ExportError
 from edgefuse.export._io import atomic_path
-from edgefuse.export.config import DynamicSpec, Size
+from edgefuse.config_types import DynamicSpec, Size
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from edgefuse.data.pairs import find_pairs, load_pair
 from edgefuse.errors import DataError
 from edgefuse.export._ort import run, session
 from edgefuse.export.calibration import resize_pair, to_feeds
-from edgefuse.export.config import Size
+from edgefuse.config_types import Size
 from edgefuse.export.metrics import psnr_u8, ssim_u8, u8_hwc
 from edgefuse.metrics.registry import evaluate_rgb
 

@@ -12,12 +12,13 @@ from torch import nn
 
 from edgefuse.errors import ConfigError
 from edgefuse.export import parity as par
-from edgefuse.export._io import StageCallback, atomic_path, ensure_writable_dir, sha256_file, shown_from_staging, stage, write_json_atomic
+from edgefuse.export._io import StageCallback, atomic_path, shown_from_staging, stage
+from edgefuse.files import ensure_writable_dir, file_sha256, write_json_atomic
 from edgefuse.export.calibration import CalibrationSet, cache_key
 from edgefuse.export.config import ExportConfig
 from edgefuse.export.fp16 import convert_fp16
 from edgefuse.export.int8 import QUANT_OPS, quantize_int8
-from edgefuse.export.manifest import write_sidecar
+from edgefuse.runtime.sidecars import write_sidecar
 from edgefuse.files import staged_dir
 from edgefuse.export.onnx import check_exportable, export_onnx, size_rule
 from edgefuse.export.simplify import simplify_onnx
@@ -208,7 +209,7 @@ def _int8_stage(run: _Run) -> None:
     if calib is None or run.frames is None:  # ExportConfig refuses int8 without --calib
         raise ConfigError("INT8 needs --calib DIR")
     with stage("int8", run.on_stage) as st:
-        key = cache_key(model=sha256_file(run.path("fp32")), data=calib.fingerprint, shape=size,
+        key = cache_key(model=file_sha256(run.path("fp32")), data=calib.fingerprint, shape=size,
                         method=cfg.calib_method, samples=cfg.calib_samples, seed=cfg.seed)
         cache = ensure_writable_dir((run.final or run.out) / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
         fp16_kept = list(run.extra.get("fp16", {}).get("fp16", {}).get("kept_fp32_nodes", {}))

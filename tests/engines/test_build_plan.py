@@ -9,9 +9,9 @@ import pytest
 
 from edgefuse.engines import EngineConfig, check_engine, graph_precision, plan_build
 from edgefuse.engines.build import GraphPrecision, default_output
-from edgefuse.engines.guard import FORMAT
+from edgefuse.runtime.sidecars import ENGINE_FORMAT as FORMAT
 from edgefuse.errors import ConfigError, EngineBuildError
-from edgefuse.export._io import sha256_file
+from edgefuse.files import file_sha256
 from edgefuse.export.config import Precision
 
 STATIC = (("vis", (1, 3, 64, 64)), ("ir", (1, 1, 64, 64)))
@@ -182,7 +182,7 @@ def test_graph_precision_of_exported_graphs(tmp_path):
 def _fake_plan(tmp_path: Path, **fields) -> Path:
     plan = tmp_path / "m_fp16.plan"
     plan.write_bytes(b"not a real plan, only bytes to hash")
-    doc = {"format": FORMAT, "sha256": sha256_file(plan), "tensorrt": "10.3.0", "precision": "fp16",
+    doc = {"format": FORMAT, "sha256": file_sha256(plan), "tensorrt": "10.3.0", "precision": "fp16",
            "gpu": {"name": "Orin", "compute_capability": "8.7"}, "onnx": {"path": "export/out/m_fp16.onnx"}}
     doc.update(fields)
     (tmp_path / "m_fp16.plan.json").write_text(json.dumps(doc))

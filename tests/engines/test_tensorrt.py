@@ -144,7 +144,7 @@ def test_pycuda_path(exported, tmp_path, monkeypatch):
 def test_dynamic_dtpf_engine_at_480x640_with_the_sidecar_profile(tmp_path):
     """dtpf_student needs multiples of 64: the engine sidecar's size rule pads 480x640 to 512x640."""
     from edgefuse.backends import open_backend
-    from edgefuse.export.manifest import write_sidecar
+    from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
 
