@@ -50,7 +50,7 @@ import numpy as np
 
 from edgefuse.errors import ConfigError, StreamError
 from edgefuse.secrets import redact, redact_obj
-from edgefuse.stream.sink_base import Fused, Sink, SinkKind, register_sink
+from edgefuse.stream.sink_base import FpsFn, Fused, Sink, SinkKind, register_sink
 
 logger = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ class ViewerSink(Sink):
         return redact(self.url)
 
 
-def _viewer_sink(spec: str, fps: float | None, fps_fn: object) -> ViewerSink:
+def _viewer_sink(spec: str, fps: float | None, fps_fn: FpsFn | None) -> ViewerSink:
     """The ``http`` sink kind: ``http://[HOST]:PORT[?token=T&linger=S]`` (frame rates do not apply)."""
     host, port, token = parse_viewer(spec)
     return ViewerSink(host, port, token, linger=parse_linger(spec))
