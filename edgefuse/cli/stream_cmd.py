@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 from typing import Any
@@ -53,47 +54,43 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
                threads: int,
                config_path: str | None, outputs: tuple[str, ...], **flags: Any) -> None:
     """Pair IR and visible frames by timestamp, register, fuse with a backend, and write/serve the result."""
-    from edgefuse.backends import open_backend
-    from edgefuse.stream import StreamConfig, StreamRunner
+    # imported here, not at the top: `edgefuse --help` and the other commands need none of it (cv2, torch)
+    from edgefuse.stream import StreamRunner, run_stream
 
-    flags["outputs"] = outputs or None
-    cfg = StreamConfig.from_yaml(config_path, **flags) if config_path else StreamConfig.from_dict({}, **flags)
-    if not cfg.ir or not cfg.vis:
-        raise ConfigError("give both --ir URI and --vis URI (e.g. --ir file://ir.mp4 --vis file://vis.mp4)")
-    runner = StreamRunner(cfg, backend=None)  # sources, sinks and rig are checked before the model loads
-    if not cfg.outputs:
-        click.echo("note: no --out given; frames are fused and counted but not kept", err=True)
-    if method is not None:
-        if engine or onnx or model:
-            raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
-        from edgefuse.stream.methods import ClassicalBackend
+    if method is not None and (engine or onnx or model):
+        raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
 
-        opened: Any = ClassicalBackend(method)
-    else:
-        if engine is None and onnx is None and device in (None, "cpu"):
-            from edgefuse.fusion import shipped_models
-            from edgefuse.runtime_cache import cached_onnx
+    def ready(runner: StreamRunner) -> None:
+        if not runner.sinks:
+            click.echo("note: no --out given; frames are fused and counted but not kept", err=True)
 
-            if model is None or model in shipped_models():  # the shipped student: ONNX Runtime where installed
-                cached = cached_onnx(model)
-                if cached is not None:
-                    onnx, model = str(cached), None
-        kw: dict[str, Any] = {"spin": False} if onnx else {}  # idle ORT threads must not spin: the stages share the cores
-        opened = open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads, **kw)
-    with opened as backend:
-        runner.backend = backend
-        try:
-            runner.run(install_signals=True)  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
-        finally:
-            if runner.stats and runner.started:  # an open failure has nothing to summarise: the error says it
-                click.echo(_summary(runner.stats))
-            if cfg.stats_path and getattr(runner, "stats_written", False):
-                click.echo(f"wrote {cfg.stats_path}")
-            for sink in runner.sinks:  # a viewer with ?linger= keeps showing the ended stream
-                wait = getattr(sink, "wait", None)
-                if callable(wait):
-                    wait()
-    code = SIGNAL_EXIT.get(runner.stopped_by)
+    def ended(runner: StreamRunner) -> None:
+        if runner.stats and runner.started:  # an open failure has nothing to summarise: the error says it
+            click.echo(_summary(runner.stats))
+        if runner.config.stats_path and runner.stats_written:
+            click.echo(f"wrote {runner.config.stats_path}")
+
+    load = None if method else functools.partial(_open_model, engine, onnx, model, device, threads)
+    stats = run_stream(config_path, method, load_fuser=load, outputs=outputs or None,
+                       install_signals=True,  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
+                       on_ready=ready, on_end=ended, **flags)
+    code = SIGNAL_EXIT.get(stats["stopped_by"])
     if code:
-        click.echo(f"stream: stopped by {runner.stopped_by}", err=True)
+        click.echo(f"stream: stopped by {stats['stopped_by']}", err=True)
         sys.exit(code)
+
+
+def _open_model(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int) -> Any:
+    """The backend for --engine/--onnx/--model (none: the shipped student, through ONNX Runtime where installed)."""
+    from edgefuse.backends import open_backend  # looked up per call, as before (the CLI tests swap it for a fake)
+
+    if engine is None and onnx is None and device in (None, "cpu"):
+        from edgefuse.fusion import shipped_models
+        from edgefuse.runtime_cache import cached_onnx
+
+        if model is None or model in shipped_models():  # the shipped student: ONNX Runtime where installed
+            cached = cached_onnx(model)
+            if cached is not None:
+                onnx, model = str(cached), None
+    kw: dict[str, Any] = {"spin": False} if onnx else {}  # idle ORT threads must not spin: the stages share the cores
+    return open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads, **kw)

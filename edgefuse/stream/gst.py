@@ -46,6 +46,8 @@ SINK = "videoconvert ! video/x-raw,format=RGB ! appsink name=edgefuse_sink emit-
 
 @lru_cache(maxsize=1)
 def _import() -> tuple[Any, str]:
+    # PyGObject/GStreamer are optional system packages: imported on first use, so every other
+    # source (and the OpenCV fallback for cameras) works where they are missing
     try:
         import gi
 

@@ -42,7 +42,8 @@ from edgefuse.secrets import redact, redact_obj
 from edgefuse.stream.config import StreamConfig
 from edgefuse.stream.frames import Frame, Source
 from edgefuse.stream.registration import Registrar, Rig, load_rig
-from edgefuse.stream.sinks import Fused, Sink, create_sink, draw_overlay
+from edgefuse.stream.sink_base import Fused, Sink
+from edgefuse.stream.sinks import create_sink, draw_overlay
 from edgefuse.stream.sources import open_source
 from edgefuse.stream.sync import SIDES, FramePair, Pairer
 
@@ -479,9 +480,4 @@ def write_stats(path: str, stats: dict[str, Any]) -> None:
     write_bytes_atomic(Path(path), (json.dumps(stats, indent=2) + "\n").encode())
 
 
-def run_stream(config: StreamConfig, backend: Any, install_signals: bool = False, **kwargs: Any) -> dict[str, Any]:
-    """Build a ``StreamRunner`` for ``config`` and run it (see ``StreamRunner.run``)."""
-    return StreamRunner(config, backend, **kwargs).run(install_signals=install_signals)
-
-
-__all__ = ["StreamRunner", "run_stream", "write_stats"]
+__all__ = ["StreamRunner", "write_stats"]

@@ -2,7 +2,9 @@
 
 Sinks are chosen from ``--out`` values the way jetson-utils' ``videoOutput`` picks them from
 URIs: ``clip.mp4`` (video file), ``frames/`` (image folder), ``display://`` (window) and
-``http://HOST:PORT`` (the web viewer in ``viewer.py``).
+``http://HOST:PORT`` (the web viewer in ``viewer.py``). Each is a kind in the ``SINKS``
+registry (``sink_base.py``, with the ``Sink`` base class and the ``Fused`` record); this module
+registers ``video``, ``folder`` and ``display`` and imports ``viewer.py``, which registers ``http``.
 """
 
 from __future__ import annotations
@@ -11,61 +13,26 @@ import csv
 import io
 import logging
 import os
+import shutil
+import subprocess
+import tempfile
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from edgefuse.data.images import write_bytes_atomic, write_image
 from edgefuse.errors import ConfigError, DataError, EdgefuseError, StreamError
-from edgefuse.stream.sync import FramePair
+from edgefuse.stream import viewer as _viewer  # noqa: F401 (registers the http sink kind)
+from edgefuse.stream.sink_base import SINKS, FpsFn, Fused, Sink, SinkKind, register_sink, sink_kind
 
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
-
-
-@dataclass
-class Fused:
-    """One pipeline result: the fused frame and the inputs it came from (all RGB/grey uint8)."""
-
-    seq: int
-    fused: np.ndarray
-    vis: np.ndarray
-    ir: np.ndarray  # registered onto the visible frame
-    pair: FramePair
-    t_infer0: float = 0.0  # time.monotonic() when inference started / ended
-    t_infer1: float = 0.0
-
-
-class Sink(ABC):
-    """Receives ``Fused`` results in order; ``close`` finalises (files become complete)."""
-
-    name = "sink"
-    live_output = False  # someone watches it as it happens (viewer, window): files are paced then
-
-    def open(self) -> None:
-        """Acquire resources (servers, windows); files open lazily on the first frame."""
-
-    @abstractmethod
-    def write(self, item: Fused) -> None:
-        """Consume one fused result (in pairing order)."""
-
-    def close(self) -> None:
-        """Finalise; must be safe to call twice."""
-
-    def attach_stats(self, fn: Callable[[], dict[str, Any]]) -> None:
-        """Give the sink a function returning live stats (used by the web viewer)."""
-
-    def describe(self) -> str:
-        return self.name
 
 
 CSV_HEADER = ["seq", "ir_index", "vis_index", "ir_ts", "vis_ts", "skew_ms", "ir_capture", "vis_capture", "written"]
@@ -83,8 +50,6 @@ _H264: list[bool] = []
 def has_h264() -> bool:
     """Whether this OpenCV can encode H.264 (``avc1``, which browsers play) into mp4."""
     if not _H264:
-        import tempfile
-
         saved = os.dup(2)  # FFmpeg prints its failed encoder probes on fd 2: keep them off the console
         try:
             with open(os.devnull, "wb") as null, tempfile.TemporaryDirectory() as d:
@@ -104,9 +69,6 @@ _FFMPEG_H264: list[str | None] = []
 def ffmpeg_h264() -> str | None:
     """The ``ffmpeg`` executable where it has libx264 (Debian's does), else None."""
     if not _FFMPEG_H264:
-        import shutil
-        import subprocess
-
         exe = shutil.which("ffmpeg")
         found = None
         if exe:
@@ -217,8 +179,6 @@ class VideoSink(Sink):
         if self.fourcc == "avc1" or exe is None or os.environ.get("EDGEFUSE_H264", "1") == "0" or \
                 self.path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
             return
-        import subprocess
-
         tmp = self.partial.with_name(self.partial.stem + ".h264" + self.partial.suffix)
         try:
             subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-i", str(self.partial), "-c:v", "libx264",
@@ -318,29 +278,32 @@ def draw_overlay(img: np.ndarray, fps: float, latency_ms: float, extra: str = ""
     return out
 
 
-def create_sink(spec: str, fps: float | None = None, fps_fn: Callable[[], float | None] | None = None) -> Sink:
-    """A sink for one ``--out`` value: ``x.mp4``, ``DIR/``, ``display://`` or ``http://HOST:PORT``.
+def _path(spec: str) -> Path:
+    return Path(spec.removeprefix("file://")).expanduser()
+
+
+register_sink(SinkKind("video", lambda spec, fps, fps_fn: VideoSink(_path(spec), fps, fps_fn), "a video file",
+                       "clip.mp4", suffixes=VIDEO_SUFFIXES))
+register_sink(SinkKind("folder", lambda spec, fps, fps_fn: FolderSink(_path(spec)), "a folder of images",
+                       "frames/", folder=True))
+register_sink(SinkKind("display", lambda spec, fps, fps_fn: WindowSink(), "a window", "display://",
+                       schemes=("display",), aliases=("window",)))
+
+
+def create_sink(spec: str, fps: float | None = None, fps_fn: FpsFn | None = None) -> Sink:
+    """A sink for one ``--out`` value: ``x.mp4``, ``DIR/``, ``display://``, ``http://HOST:PORT`` or another
+    registered kind (``SINKS``; ``sink_kind`` says which kind a value selects).
+
+    Args:
+        spec: the ``--out`` value.
+        fps: frame rate of written video files (``None``: ``fps_fn``'s, else 30).
+        fps_fn: returns the sources' frame rate once they are open.
 
     Raises:
         ConfigError: a value that names no sink.
     """
-    if spec.startswith("http://"):
-        from edgefuse.stream.viewer import ViewerSink, parse_linger, parse_viewer
-
-        return ViewerSink(*parse_viewer(spec), linger=parse_linger(spec))
-    if spec.startswith("display://") or spec == "window":
-        return WindowSink()
-    if "://" in spec and not spec.startswith("file://"):
-        raise ConfigError(f"--out {spec!r}: unknown output; use a video file (.mp4), a folder (DIR/), "
-                          "http://HOST:PORT (web viewer) or display://")
-    path = Path(spec.removeprefix("file://")).expanduser()
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
-        return VideoSink(path, fps, fps_fn)
-    if spec.endswith(("/", os.sep)) or path.is_dir() or not suffix:
-        return FolderSink(path)
-    raise ConfigError(f"--out {spec!r}: {suffix!r} is not a video suffix ({', '.join(VIDEO_SUFFIXES)}); "
-                      "give a folder (ending in /) for images")
+    return sink_kind(spec).create(spec, fps, fps_fn)
 
 
-__all__ = ["Fused", "FolderSink", "Sink", "VideoSink", "WindowSink", "create_sink", "draw_overlay"]
+__all__ = ["IMAGE_EXTS", "SINKS", "VIDEO_SUFFIXES", "FolderSink", "Fused", "Sink", "SinkKind", "VideoSink",
+           "WindowSink", "create_sink", "draw_overlay", "register_sink", "sink_kind"]

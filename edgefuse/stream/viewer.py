@@ -23,6 +23,8 @@ otherwise (``--out http://0.0.0.0:8080`` serves the whole network). ``?token=SEC
 every request need that token (``?token=`` in the URL, which the page passes on); the served
 stats carry no secrets (URIs redacted) and no file paths (names only).
 
+It is the ``http`` kind of the sink registry (``sink_base.SINKS``), registered on import.
+
 Learned from: the MJPEG-over-HTTP convention (``multipart/x-mixed-replace``, as served by
 mjpg-streamer and motion), the WHATWG HTML spec's Server-Sent Events and MDN's pages on
 ``EventSource``, ``canvas.captureStream`` and ``MediaRecorder``.
@@ -48,7 +50,7 @@ import numpy as np
 
 from edgefuse.errors import ConfigError, StreamError
 from edgefuse.secrets import redact, redact_obj
-from edgefuse.stream.sinks import Fused, Sink
+from edgefuse.stream.sink_base import FpsFn, Fused, Sink, SinkKind, register_sink
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +387,15 @@ class ViewerSink(Sink):
 
     def describe(self) -> str:
         return redact(self.url)
+
+
+def _viewer_sink(spec: str, fps: float | None, fps_fn: FpsFn | None) -> ViewerSink:
+    """The ``http`` sink kind: ``http://[HOST]:PORT[?token=T&linger=S]`` (frame rates do not apply)."""
+    host, port, token = parse_viewer(spec)
+    return ViewerSink(host, port, token, linger=parse_linger(spec))
+
+
+register_sink(SinkKind("http", _viewer_sink, "the web viewer", "http://127.0.0.1:8080", schemes=("http",)))
 
 
 __all__ = ["ViewerSink", "compose", "parse_address", "parse_linger", "parse_viewer", "public_stats"]
