@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from edgefuse.backends.torch_backend import TorchBackend
+from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
 from edgefuse.bench.models import bench_model
 from edgefuse.bench.stats import round_floats

@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from matrix_report import write_outputs  # benchmarks/matrix_report.py, beside this script
 
-from edgefuse.backends.ort_backend import OrtBackend
-from edgefuse.backends.torch_backend import TorchBackend
+from edgefuse.runtime.backends.ort_backend import OrtBackend
+from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
 from edgefuse.bench.models import bench_model
 

@@ -85,7 +85,7 @@ def _feeds(h: int, w: int, scale: float = 1.0) -> dict[str, np.ndarray]:
 
 
 def _trt(plan: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     with open_backend(engine=plan) as be:
         return be.infer(feeds["vis"], feeds["ir"])
@@ -104,7 +104,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def _trt_version() -> tuple[int, int]:
     from edgefuse.engines import tensorrt_version
-    from edgefuse.engines.trt_api import version_tuple
+    from edgefuse.runtime.trt.trt_api import version_tuple
 
     return version_tuple(tensorrt_version() or "0.0")
 
@@ -182,7 +182,7 @@ def check_int8_engine_psnr(rig: Rig) -> tuple[str, str]:
 
 def check_dtpf_dynamic_480x640(rig: Rig) -> tuple[str, str]:
     """A dynamic DTPF engine (profile from the ONNX sidecar) fuses a 480x640 frame, padded to 512x640."""
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
     from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
@@ -205,7 +205,7 @@ def check_hardware_compat(rig: Rig) -> tuple[str, str]:
     """The requested hardware-compatibility level is the one the engine carries."""
     import tensorrt as trt
 
-    from edgefuse.engines.guard import deserialize
+    from edgefuse.runtime.trt.guard import deserialize
 
     level = "same_compute_capability" if _trt_version() >= (10, 9) else "ampere_plus"
     plan = rig.build(rig.export(None).artefacts["fp32"], "fp32", "hwc", hardware_compat=level)
@@ -240,7 +240,7 @@ def check_pycuda_thread(rig: Rig) -> tuple[str, str]:
     """pycuda path: open on the main thread, infer on a second one, same output as cuda-python's."""
     import importlib.util
 
-    from edgefuse.backends import open_backend, trt_backend
+    from edgefuse.runtime.backends import open_backend, trt_backend
 
     if importlib.util.find_spec("pycuda") is None:
         return "SKIP", "pycuda is not installed"
@@ -262,7 +262,7 @@ def check_pycuda_thread(rig: Rig) -> tuple[str, str]:
 
 def check_cuda_apis(rig: Rig) -> tuple[str, str]:
     """Which GPU probes and CUDA APIs work here (a cuda-python driver error must fall back, not fail)."""
-    from edgefuse.backends.trt_backend import cuda_api
+    from edgefuse.runtime.backends.trt_backend import cuda_api
     from edgefuse.engines import device
 
     seen = []
@@ -281,7 +281,7 @@ def check_ort_tensorrt_ep(rig: Rig) -> tuple[str, str]:
     """ORT --device tensorrt runs on the TensorRT EP, or is refused naming what it got (never mislabelled)."""
     import onnxruntime as ort
 
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
     from edgefuse.errors import BackendUnavailableError
 
     if "TensorrtExecutionProvider" not in ort.get_available_providers():
@@ -300,7 +300,7 @@ def check_ort_tensorrt_ep(rig: Rig) -> tuple[str, str]:
 
 def check_device_and_memory(rig: Rig) -> tuple[str, str]:
     """--device cuda:0 is what the report says; peak device memory comes from the engine, not cudaMemGetInfo."""
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     plan = rig.build(rig.export(None).artefacts["fp32"], "fp32", "dev")
     feeds = _feeds(*SIZE)

@@ -8,7 +8,7 @@ HxW uint8, to a fused HxWx3 uint8 RGB image. ``create_fuser`` accepts
 * a path to a checkpoint (``.safetensors`` with its ``.json`` card),
 * an exported artefact: an ``.onnx`` file (ONNX Runtime) or a TensorRT ``.plan``.
 
-Models and artefacts run through ``edgefuse.backends``, so every artefact fuses images the same way.
+Models and artefacts run through ``edgefuse.runtime.backends``, so every artefact fuses images the same way.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def create_fuser(method: str = DEFAULT_METHOD, device: str | None = None, thread
             f"unknown fusion method {method!r}.{did_you_mean(method, names)} Known: {', '.join(names)}, "
             "or a path to a .safetensors checkpoint, .onnx file or TensorRT .plan."
         )
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     backend = open_backend(model=str(path), device=device, threads=threads).open()
     # large frames go through in overlapping tiles (bounded memory), sized to the model's rule

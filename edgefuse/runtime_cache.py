@@ -56,7 +56,7 @@ def cached_onnx(model: str | None = None) -> Path | None:
     """
     if os.environ.get("EDGEFUSE_BACKEND", "").lower() == "torch" or not ort_available():
         return None
-    from edgefuse.backends.torch_backend import resolve_model
+    from edgefuse.runtime.backends.torch_backend import resolve_model
 
     try:
         module, label, ckpt = resolve_model(model)

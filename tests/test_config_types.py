@@ -132,7 +132,7 @@ def test_malformed_model_cards(tmp_path, card, match):
 
 
 def test_engine_sidecar_that_is_a_string(tmp_path):
-    from edgefuse.engines.guard import read_sidecar
+    from edgefuse.runtime.trt.guard import read_sidecar
 
     plan = tmp_path / "m.plan"
     plan.write_bytes(b"plan")

@@ -1,7 +1,7 @@
 """Benchmarks of any fusion artefact: latency, throughput, stages, memory and accuracy vs FP32.
 
 ``run_bench(BenchConfig(...))`` opens a torch model, an ONNX file (ONNX Runtime) or a TensorRT
-plan through ``edgefuse.backends``, runs ``warmup`` untimed calls, then ``iters`` timed calls (or
+plan through ``edgefuse.runtime.backends``, runs ``warmup`` untimed calls, then ``iters`` timed calls (or
 as many as fit in ``seconds``) and returns a JSON-ready dict; ``run_compare`` does that for
 several artefacts at one size and adds speed-ups. ``edgefuse bench`` is the CLI over both.
 

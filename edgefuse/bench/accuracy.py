@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefuse.backends.base import Backend
+from edgefuse.runtime.backends.base import Backend
 from edgefuse.data.pairs import LoadedPair, find_pairs, load_pair
 from edgefuse.export.calibration import resize_pair
 from edgefuse.export.metrics import psnr_u8, ssim_u8
@@ -95,7 +95,7 @@ def measure_accuracy(backend: Backend, pairs: list[LoadedPair], data: str, threa
     ref = find_reference(backend)
     if not ref.available:
         return {"available": False, "reason": ref.reason}
-    from edgefuse.backends.torch_backend import TorchBackend
+    from edgefuse.runtime.backends.torch_backend import TorchBackend
 
     psnrs, ssims = [], []
     with TorchBackend(ref.source, device="cpu", precision="fp32", threads=threads) as reference:

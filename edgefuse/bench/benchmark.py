@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefuse.backends.base import Backend
+from edgefuse.runtime.backends.base import Backend
 from edgefuse.bench import accuracy as acc
 from edgefuse.bench.memory import peak_device_mb, peak_rss_mb, reset_device_peak
 from edgefuse.bench.stats import latency_stats, stage_means, variation, variation_warning
@@ -77,7 +77,7 @@ class BenchConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from edgefuse.backends import canonical_backend
+        from edgefuse.runtime.backends import canonical_backend
 
         if self.backend is not None:
             canonical_backend(self.backend)  # UnknownNameError with suggestions
@@ -109,14 +109,14 @@ class BenchConfig:
 
 
 def _suffix_backend(path: str | None) -> str:
-    from edgefuse.backends import backend_for
+    from edgefuse.runtime.backends import backend_for
 
     return backend_for(path)
 
 
 def open_for(cfg: BenchConfig) -> Backend:
     """The backend ``cfg`` asks for (not opened yet)."""
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     return open_backend(engine=cfg.engine, onnx=cfg.onnx, model=cfg.model, backend=cfg.backend, device=cfg.device,
                         precision=cfg.precision or "fp32", threads=cfg.threads, channels_last=cfg.channels_last,

@@ -82,7 +82,7 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
 
 def _open_model(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int) -> Any:
     """The backend for --engine/--onnx/--model (none: the shipped student, through ONNX Runtime where installed)."""
-    from edgefuse.backends import open_backend  # looked up per call, as before (the CLI tests swap it for a fake)
+    from edgefuse.runtime.backends import open_backend  # looked up per call, as before (the CLI tests swap it for a fake)
 
     if engine is None and onnx is None and device in (None, "cpu"):
         from edgefuse.fusion import shipped_models

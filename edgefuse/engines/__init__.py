@@ -4,10 +4,10 @@ TensorRT is imported lazily: everything here imports without it, and the functio
 raise ``BackendUnavailableError`` naming the ``trt`` extra.
 """
 
-from edgefuse.engines._trt import tensorrt_version
+from edgefuse.runtime.trt._trt import tensorrt_version
 from edgefuse.engines.build import build_engine, graph_precision, plan_build, plan_for
 from edgefuse.engines.config import EngineConfig
-from edgefuse.engines.guard import check_engine, load_engine
+from edgefuse.runtime.trt.guard import check_engine, load_engine
 from edgefuse.engines.inspect import inspect_engine, inspect_file, inspect_onnx
 from edgefuse.engines.plan import BuildPlan, format_plan
 

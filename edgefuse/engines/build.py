@@ -2,7 +2,7 @@
 
 What to build is decided by ``edgefuse.engines.plan.plan_build`` (pure, tested per TensorRT
 version); this module only carries the plan out through the TensorRT Python API, touching no
-name that ``edgefuse.engines.trt_api.NAMES`` does not list for the installed version.
+name that ``edgefuse.runtime.trt.trt_api.NAMES`` does not list for the installed version.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgefuse.engines._trt import import_tensorrt
+from edgefuse.runtime.trt._trt import import_tensorrt
 from edgefuse.engines.config import EngineConfig
-from edgefuse.engines.device import gpu_info
+from edgefuse.runtime.trt.device import gpu_info
 from edgefuse.engines.plan import STRONG_BY_DEFAULT, BuildPlan, GraphPrecision, graph_precision, plan_build
-from edgefuse.engines.trt_api import version_tuple
+from edgefuse.runtime.trt.trt_api import version_tuple
 from edgefuse.errors import ConfigError, EngineBuildError
 from edgefuse.files import atomic_path, ensure_writable_dir, file_sha256
 from edgefuse.config_types import Precision

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgefuse.engines import onnx_support as sup
-from edgefuse.engines._trt import tensorrt_version
+from edgefuse.runtime.trt._trt import tensorrt_version
 from edgefuse.errors import ConfigError, EdgefuseError
 
 _FLOAT_NAMES = {1: "fp32", 10: "fp16", 16: "bf16", 11: "fp64"}
@@ -101,7 +101,7 @@ def inspect_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def inspect_engine(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe a plan: its sidecar, and (where TensorRT is installed) I/O and per-layer precision."""
-    from edgefuse.engines.guard import check_engine
+    from edgefuse.runtime.trt.guard import check_engine
     from edgefuse.runtime.sidecars import read_sidecar
 
     p = Path(path)
@@ -116,7 +116,7 @@ def inspect_engine(path: str | os.PathLike[str]) -> dict[str, Any]:
     except EdgefuseError as e:
         report["compatible"], report["note"] = False, str(e)
         return report
-    from edgefuse.engines.guard import deserialize
+    from edgefuse.runtime.trt.guard import deserialize
 
     import tensorrt as trt
 

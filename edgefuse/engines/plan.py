@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefuse.engines.config import EngineConfig
-from edgefuse.engines.trt_api import Version, has, version_tuple
+from edgefuse.runtime.trt.trt_api import Version, has, version_tuple
 from edgefuse.errors import ConfigError
 from edgefuse.config_types import Precision
 

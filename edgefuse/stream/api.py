@@ -99,7 +99,7 @@ def run_stream(
             ``csi://``, ``rtsp://``, ``gst://``) or ready-made ``Source`` objects.
         rig: rig file (``--rig``) or a ``Rig``.
         load_fuser: instead of ``fuser``: called once the sources and sinks are checked; returns
-            a backend (a context manager, as ``edgefuse.backends.open_backend`` does, entered and
+            a backend (a context manager, as ``edgefuse.runtime.backends.open_backend`` does, entered and
             closed here) or a fusion function. The command passes its model loading here.
         outputs: ``--out`` values (``x.mp4``, ``DIR/``, ``http://HOST:PORT``, ``display://``,
             any kind in ``SINKS``) or ``Sink`` objects; ``None`` or empty: the config's.

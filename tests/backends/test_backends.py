@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from edgefuse.backends import open_backend
-from edgefuse.backends.torch_backend import TorchBackend
+from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.errors import (
     BackendUnavailableError,
     ConfigError,

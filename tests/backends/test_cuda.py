@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgefuse.backends.torch_backend import TorchBackend
+from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.data.pairs import find_pairs, load_pair
 from edgefuse.fusion import DEFAULT_MODEL
 

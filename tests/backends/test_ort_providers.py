@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgefuse.backends.ort_backend import OrtBackend, check_providers, provider_options
+from edgefuse.runtime.backends.ort_backend import OrtBackend, check_providers, provider_options
 from edgefuse.errors import BackendUnavailableError
 from tests.engines.standin import write_onnx_with_sidecar
 

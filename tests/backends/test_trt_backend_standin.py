@@ -14,8 +14,8 @@ import types
 import numpy as np
 import pytest
 
-from edgefuse.backends import open_backend
-from edgefuse.backends.trt_backend import TrtBackend
+from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime.backends.trt_backend import TrtBackend
 from edgefuse.engines import EngineConfig, build_engine
 from edgefuse.errors import BackendUnavailableError, ConfigError, EngineBuildError
 from tests.engines.standin import RecordingPyCuda, RecordingTensorRT, install, write_onnx_with_sidecar
@@ -128,7 +128,7 @@ def test_no_cuda_api_names_both_reasons(rig, monkeypatch):
     _cuda_python_with_old_driver(monkeypatch)
     monkeypatch.setitem(sys.modules, "pycuda", None)
     monkeypatch.setitem(sys.modules, "pycuda.driver", None)
-    from edgefuse.backends.trt_backend import cuda_api
+    from edgefuse.runtime.backends.trt_backend import cuda_api
 
     with pytest.raises(BackendUnavailableError, match="cuda-python: EngineBuildError.*InsufficientDriver.*pycuda"):
         cuda_api(0)

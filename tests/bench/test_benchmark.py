@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgefuse.backends.torch_backend import TorchBackend
+from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import JSON_KEYS, BenchConfig, benchmark
 from edgefuse.bench.benchmark import make_frames
 from edgefuse.bench.models import FixedTextTeacher, bench_model
@@ -30,7 +30,7 @@ def test_fixed_text_teacher_runs_through_the_torch_backend(tiny_teacher):
 
 def test_fixed_text_teacher_exports_with_the_embedding_folded_in(tiny_teacher, tmp_path):
     pytest.importorskip("onnxruntime")
-    from edgefuse.backends.ort_backend import OrtBackend
+    from edgefuse.runtime.backends.ort_backend import OrtBackend
     from edgefuse.export import export_onnx
 
     path = export_onnx(tiny_teacher, tmp_path / "teacher.onnx", 64, 64)

@@ -1,6 +1,6 @@
 """Recording stand-ins for ``tensorrt`` and ``pycuda.driver``, limited to the real API names.
 
-``RecordingTensorRT(version)`` exposes exactly the names of ``edgefuse.engines.trt_api.NAMES``
+``RecordingTensorRT(version)`` exposes exactly the names of ``edgefuse.runtime.trt.trt_api.NAMES``
 that TensorRT ``version`` has: touching any other attribute (or one the version lacks, such as
 ``BuilderFlag.FP16`` on 11.x) raises ``AttributeError``, so the CPU tests catch a call the real
 bindings would not take. It records every call in ``calls``. It produces no engine result: the
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefuse.engines.trt_api import names_in
+from edgefuse.runtime.trt.trt_api import names_in
 
 PLAN_MARKER = b"edgefuse recording stand-in: not a TensorRT plan"
 ONNX_LAYER_TYPES = {"LayerNormalization": "NORMALIZATION", "Softmax": "SOFTMAX", "ReduceMean": "REDUCE",

@@ -27,7 +27,7 @@ H, W = 64, 96
 
 @pytest.fixture(autouse=True, scope="module")
 def _gpu() -> None:
-    from edgefuse.engines.device import gpu_info
+    from edgefuse.runtime.trt.device import gpu_info
 
     try:
         gpu_info()
@@ -71,7 +71,7 @@ def _build(onnx, tmp_path, precision, **cfg):
 
 
 def _run(plan, feeds):
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     with open_backend(engine=plan) as be:
         return be.infer(feeds["vis"], feeds["ir"])
@@ -115,7 +115,7 @@ def test_inspect_a_real_plan(exported, tmp_path):
 
 
 def test_inference_from_a_second_thread(exported, tmp_path):
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     plan = _build(exported.artefacts["fp32"], tmp_path, "fp32")
     feeds, out = _feeds(), {}
@@ -129,7 +129,7 @@ def test_inference_from_a_second_thread(exported, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("pycuda") is None, reason="pycuda is not installed")
 def test_pycuda_path(exported, tmp_path, monkeypatch):
-    from edgefuse.backends import open_backend, trt_backend
+    from edgefuse.runtime.backends import open_backend, trt_backend
 
     monkeypatch.setattr(trt_backend, "CUDA_APIS", (trt_backend._PyCuda,))
     plan = _build(exported.artefacts["fp32"], tmp_path, "fp32")
@@ -143,7 +143,7 @@ def test_pycuda_path(exported, tmp_path, monkeypatch):
 
 def test_dynamic_dtpf_engine_at_480x640_with_the_sidecar_profile(tmp_path):
     """dtpf_student needs multiples of 64: the engine sidecar's size rule pads 480x640 to 512x640."""
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
     from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
@@ -161,7 +161,7 @@ def test_dynamic_dtpf_engine_at_480x640_with_the_sidecar_profile(tmp_path):
 
 def test_hardware_compatible_engine(exported, tmp_path):
     from edgefuse.engines import check_engine, tensorrt_version
-    from edgefuse.engines.device import gpu_info
+    from edgefuse.runtime.trt.device import gpu_info
 
     if float(gpu_info()["compute_capability"]) < 8.0:
         pytest.skip("hardware compatibility needs Ampere or newer")
@@ -185,7 +185,7 @@ def test_dla_where_there_is_one(exported, tmp_path):
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_ort_gpu_providers_with_io_binding(exported, device):
     ort = pytest.importorskip("onnxruntime")
-    from edgefuse.backends import open_backend
+    from edgefuse.runtime.backends import open_backend
 
     wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}[device]
     if wanted not in ort.get_available_providers():
@@ -212,7 +212,7 @@ def test_foreign_engine_refused(exported, tmp_path):
 def test_the_api_table_matches_the_installed_bindings():
     import tensorrt as trt
 
-    from edgefuse.engines.trt_api import names_in
+    from edgefuse.runtime.trt.trt_api import names_in
 
     missing = []
     for name in sorted(names_in(trt.__version__)):
@@ -220,4 +220,4 @@ def test_the_api_table_matches_the_installed_bindings():
         obj = getattr(trt, owner, None)
         if obj is None or (attr and not hasattr(obj, attr)):
             missing.append(name)
-    assert not missing, f"TensorRT {trt.__version__} lacks {missing}: update edgefuse/engines/trt_api.py"
+    assert not missing, f"TensorRT {trt.__version__} lacks {missing}: update edgefuse/runtime/trt/trt_api.py"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edgefuse.engines.trt_api import NAMES, has, names_in
+from edgefuse.runtime.trt.trt_api import NAMES, has, names_in
 
 PKG = Path(__file__).resolve().parents[2] / "edgefuse"
 OWNERS = {"builder": "Builder", "config": "IBuilderConfig", "network": "INetworkDefinition", "parser": "OnnxParser",
@@ -35,10 +35,10 @@ def _uses(path: Path, start: str = "", skip: tuple[str, ...] = ()) -> set[str]:
 
 
 def test_the_tensorrt_code_uses_only_names_in_the_table():
-    used = (_uses(PKG / "engines" / "build.py") | _uses(PKG / "engines" / "guard.py")
+    used = (_uses(PKG / "engines" / "build.py") | _uses(PKG / "runtime" / "trt" / "guard.py")
             | _uses(PKG / "engines" / "inspect.py", skip=("layer",))  # there a layer is the inspector's JSON
-            | _uses(PKG / "backends" / "trt_backend.py", "class TrtBackend"))
+            | _uses(PKG / "runtime" / "backends" / "trt_backend.py", "class TrtBackend"))
     owners = {n.split(".")[0] for n in NAMES}
     unknown = sorted(n for n in used if n not in NAMES and n not in owners)
-    assert not unknown, f"add these to edgefuse/engines/trt_api.py (with the versions that have them): {unknown}"
+    assert not unknown, f"add these to edgefuse/runtime/trt/trt_api.py (with the versions that have them): {unknown}"
     assert {"IBuilderConfig.set_timing_cache", "IExecutionContext.execute_async_v3", "ILayer.set_output_type"} <= used

@@ -80,8 +80,8 @@ def test_exported_fp16_qdq_graph_is_fp16_outside_the_qdq_pairs_and_islands(int8_
 
 
 def test_ort_backend_runs_the_exported_fp16_qdq_graph(int8_export):
-    from edgefuse.backends import open_backend
-    from edgefuse.backends.ort_backend import _fp16_qdq
+    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime.backends.ort_backend import _fp16_qdq
 
     _, report, _ = int8_export
     assert _fp16_qdq(report.artefacts["int8_fp16"]) and not _fp16_qdq(report.artefacts["int8"])

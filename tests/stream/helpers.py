@@ -24,7 +24,7 @@ def m3svd() -> Path:
 
 
 class FakeBackend:
-    """Follows the ``edgefuse.backends.Backend`` image-level contract; averages the inputs."""
+    """Follows the ``edgefuse.runtime.backends.Backend`` image-level contract; averages the inputs."""
 
     name = "fake"
 

@@ -1,6 +1,6 @@
 """``edgefuse stream`` end to end: SIGINT leaves a playable mp4 and stats, stalls and bad input are reported.
 
-The subprocess runs the real CLI; only ``edgefuse.backends.open_backend`` is swapped for the
+The subprocess runs the real CLI; only ``edgefuse.runtime.backends.open_backend`` is swapped for the
 fast fake backend, so the test measures the stream runtime, not a model on a shared CPU.
 """
 
@@ -22,7 +22,7 @@ from tests.stream.helpers import FakeBackend, count_frames, m3svd, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = (
-    "import sys, edgefuse.backends as b\n"
+    "import sys, edgefuse.runtime.backends as b\n"
     "from tests.stream.helpers import FakeBackend\n"
     "b.open_backend = lambda **kw: FakeBackend(delay_s=0.005)\n"
     "from edgefuse.cli.main import main\n"
@@ -33,9 +33,9 @@ LAUNCH = (
 
 @pytest.fixture()
 def fake_backend(monkeypatch):
-    import edgefuse.backends
+    import edgefuse.runtime.backends
 
-    monkeypatch.setattr(edgefuse.backends, "open_backend", lambda **kw: FakeBackend())
+    monkeypatch.setattr(edgefuse.runtime.backends, "open_backend", lambda **kw: FakeBackend())
 
 
 def clip_pair(tmp_path: Path) -> tuple[Path, Path]:

@@ -13,7 +13,7 @@ def test_export_is_cached_by_checkpoint_hash(monkeypatch):
     assert first is not None and first.suffix == ".onnx" and first.is_file()
     mtime = first.stat().st_mtime_ns
     assert runtime_cache.cached_onnx() == first and first.stat().st_mtime_ns == mtime  # no second export
-    from edgefuse.backends.torch_backend import resolve_model
+    from edgefuse.runtime.backends.torch_backend import resolve_model
 
     _, _, ckpt = resolve_model(None)
     assert runtime_cache.file_hash(__import__("pathlib").Path(ckpt)) in first.name

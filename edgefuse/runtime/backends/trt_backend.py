@@ -4,7 +4,7 @@ Named I/O tensors (``get_tensor_name``), ``set_input_shape`` for dynamic profile
 ``set_tensor_address`` and ``execute_async_v3`` on a CUDA stream. Device memory, pinned
 (page-locked) host buffers and copies go through cuda-python (desktop) or pycuda (what JetPack
 images often have). The plan is checked against the TensorRT version and GPU recorded in its
-sidecar before it is deserialized (``edgefuse.engines.guard``); the sidecar's size rule
+sidecar before it is deserialized (``edgefuse.runtime.trt.guard``); the sidecar's size rule
 (``size_rule.multiple``) tells ``fuse_u8`` how to pad frames for the engine.
 
 Threads: the CUDA runtime (cuda-python, and TensorRT itself) works in the device's *primary*
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefuse.backends.base import Backend, TensorSpec
+from edgefuse.runtime.backends.base import Backend, TensorSpec
 from edgefuse.errors import BackendUnavailableError, ConfigError, DataError, EngineBuildError
 
 
@@ -214,8 +214,8 @@ class TrtBackend(Backend):
         self.peak_device_mb = 0.0
 
     def _open(self) -> None:
-        from edgefuse.engines._trt import import_tensorrt
-        from edgefuse.engines.guard import load_engine
+        from edgefuse.runtime.trt._trt import import_tensorrt
+        from edgefuse.runtime.trt.guard import load_engine
 
         self._trt = trt = import_tensorrt()
         self.cuda = cuda_api(self.index)
@@ -231,7 +231,7 @@ class TrtBackend(Backend):
         if missing:
             raise EngineBuildError(f"{self.plan} lacks tensors {sorted(missing)}; it is not an edgefuse engine")
         # activation memory of the engine, from the engine itself: no device-wide cudaMemGetInfo per call
-        from edgefuse.engines.trt_api import has
+        from edgefuse.runtime.trt.trt_api import has
 
         attr = "device_memory_size_v2" if has("ICudaEngine.device_memory_size_v2", str(trt.__version__)) \
             else "device_memory_size"

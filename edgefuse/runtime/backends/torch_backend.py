@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgefuse.backends.base import Backend, TensorSpec, check_precision
+from edgefuse.runtime.backends.base import Backend, TensorSpec, check_precision
 from edgefuse.errors import BackendUnavailableError, ConfigError
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from edgefuse.engines._trt import import_tensorrt, major, tensorrt_version
-from edgefuse.engines.device import gpu_info
+from edgefuse.runtime.trt._trt import import_tensorrt, major, tensorrt_version
+from edgefuse.runtime.trt.device import gpu_info
 from edgefuse.errors import BackendUnavailableError, EngineBuildError
 from edgefuse.files import file_sha256
 from edgefuse.runtime.sidecars import read_sidecar

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefuse.backends.base import Backend, TensorSpec
+from edgefuse.runtime.backends.base import Backend, TensorSpec
 from edgefuse.errors import BackendUnavailableError, ConfigError, DataError
 from edgefuse.runtime.sidecars import sidecar_value
 

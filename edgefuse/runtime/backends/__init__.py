@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgefuse.backends.base import Backend, TensorSpec
+from edgefuse.runtime.backends.base import Backend, TensorSpec
 from edgefuse.errors import ConfigError, UnknownNameError, did_you_mean
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
@@ -71,14 +71,14 @@ def open_backend(engine: str | os.PathLike[str] | None = None, onnx: str | os.Pa
         raise ConfigError(f"backend {chosen} cannot run {artefact or 'the shipped model'} (that needs {implied}); "
                           "export it first (edgefuse export) or drop --backend")
     if chosen == "tensorrt":
-        from edgefuse.backends.trt_backend import TrtBackend
+        from edgefuse.runtime.backends.trt_backend import TrtBackend
 
         return TrtBackend(str(artefact), device=device or "cuda")
     if chosen == "onnxruntime":
-        from edgefuse.backends.ort_backend import OrtBackend
+        from edgefuse.runtime.backends.ort_backend import OrtBackend
 
         return OrtBackend(str(artefact), device=device or "cpu", threads=threads, spin=spin)
-    from edgefuse.backends.torch_backend import TorchBackend
+    from edgefuse.runtime.backends.torch_backend import TorchBackend
 
     return TorchBackend(artefact, device=device or "cpu", precision=precision, channels_last=channels_last,
                         cuda_graphs=cuda_graphs, threads=threads)
