@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,44 +16,14 @@ from edgefuse.errors import BackendUnavailableError, ConfigError
 logger = logging.getLogger(__name__)
 
 
-def resolve_model(source: str | os.PathLike[str] | nn.Module | None) -> tuple[nn.Module, str, str | None]:
-    """(model, label, checkpoint path) for a shipped name, a checkpoint, an architecture or a module.
-
-    ``None`` is the shipped default student. An architecture name without weights gets
-    random weights (seeded, for timing only) and a warning.
-
-    Raises:
-        UnknownNameError: neither shipped, a checkpoint file nor a registered architecture.
-        CheckpointError: the checkpoint does not load.
-    """
-    from edgefuse.fusion import DEFAULT_MODEL, shipped_models
-    from edgefuse.models import MODELS, create_model
-    from edgefuse.models.checkpoint import load_checkpoint
-
-    if isinstance(source, nn.Module):
-        return source, type(source).__name__, None
-    shipped = shipped_models()
-    name = str(source) if source is not None else DEFAULT_MODEL
-    path: Path | None = shipped.get(name)
-    if path is None and (name.endswith(".safetensors") or Path(name).is_file()):
-        path = Path(name)
-    if path is not None:
-        model, _card = load_checkpoint(path)
-        return model, path.stem, str(path)
-    if name in MODELS:
-        torch.manual_seed(0)
-        logger.warning("%s: architecture with random weights (no checkpoint); fine for timing, not for images", name)
-        return create_model(name), MODELS.canonical(name), None
-    MODELS.get(name)  # raises UnknownNameError with suggestions
-    raise AssertionError("unreachable")
-
-
 class TorchBackend(Backend):
     """Eager PyTorch.
 
     Args:
-        model: Shipped name, checkpoint path, architecture name or an ``nn.Module`` (``None``:
-            the shipped default student).
+        model: What to run: a :class:`~edgefuse.runtime.loaders.TorchLoader` (called on ``open``),
+            something it loaded, or an ``nn.Module`` with the ``(vis, ir) -> fused`` contract (a
+            text-guided teacher comes wrapped by the loader; see ``edgefuse.text.conditioning``).
+            ``edgefuse.runtime.open_backend`` builds it from any spec.
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         precision: ``fp32`` or ``fp16`` (CUDA only).
         channels_last: Run convolutions in NHWC memory layout.
@@ -65,7 +33,7 @@ class TorchBackend(Backend):
 
     name = "torch"
 
-    def __init__(self, model: str | os.PathLike[str] | nn.Module | None = None, device: str = "cpu",
+    def __init__(self, model: Any, device: str = "cpu",
                  precision: str = "fp32", channels_last: bool = False, cuda_graphs: bool = False,
                  threads: int = 0) -> None:
         precision = check_precision(precision, ("fp32", "fp16"))
@@ -86,26 +54,23 @@ class TorchBackend(Backend):
         self.model: nn.Module | None = None
         self.label = ""
         self.checkpoint: str | None = None
-        self._text_prior: Any = None
         self._graphs: dict[tuple[int, ...], tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def _open(self) -> None:
         if self.threads:
             torch.set_num_threads(self.threads)
-        model, self.label, self.checkpoint = resolve_model(self._source)
-        self.model = model.eval().to(self.device)
+        loaded = self._source() if callable(self._source) and not isinstance(self._source, nn.Module) else self._source
+        if isinstance(loaded, nn.Module):
+            module, self.label, self.checkpoint = loaded, type(loaded).__name__, None
+        else:
+            module, self.label, self.checkpoint = loaded.module, loaded.name, loaded.checkpoint
+        if getattr(module, "text_dim", None):
+            raise ConfigError(f"{self.label} takes a text: wrap it in edgefuse.text.conditioning (the loader does)")
+        self.model = module.eval().to(self.device)
         if self.precision == "fp16":
             self.model.half()
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        if getattr(model, "text_dim", None):
-            if self.checkpoint is None:
-                raise ConfigError(f"{self.label} is a text-guided teacher: it needs a trained checkpoint with its "
-                                  "text encoder recorded in the card")
-            from edgefuse.models.checkpoint import read_card
-            from edgefuse.models.inference import TextPrior
-
-            self._text_prior = TextPrior(read_card(self.checkpoint), self.device)
 
     def _close(self) -> None:
         self.model = None
@@ -126,16 +91,6 @@ class TorchBackend(Backend):
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
-    def _text(self, vis: np.ndarray, ir: np.ndarray) -> torch.Tensor | None:
-        if self._text_prior is None:
-            return None
-        rows = []
-        for v, i in zip(vis, ir):
-            v8 = (np.clip(v.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
-            i8 = (np.clip(i[0], 0, 1) * 255 + 0.5).astype(np.uint8)
-            rows.append(self._text_prior(v8, i8))
-        return torch.cat(rows, 0)
-
     def _sync(self) -> None:
         if self.device.startswith("cuda"):
             torch.cuda.synchronize(self.device)
@@ -146,20 +101,17 @@ class TorchBackend(Backend):
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         t0 = time.perf_counter()
-        text = self._text(vis, ir)
         v = torch.from_numpy(vis)
         i = torch.from_numpy(ir)
         t1 = time.perf_counter()
         v = v.to(self.device, dtype).contiguous(memory_format=fmt)
         i = i.to(self.device, dtype).contiguous(memory_format=fmt)
-        if text is not None:
-            text = text.to(self.device, dtype)
         self._sync()
         t2 = time.perf_counter()
         if self.cuda_graphs:
-            out = self._graph_run(v, i, text)
+            out = self._graph_run(v, i)
         else:
-            out = self.model(v, i, text) if text is not None else self.model(v, i)
+            out = self.model(v, i)
         self._sync()
         t3 = time.perf_counter()
         host = out.float().cpu()
@@ -174,28 +126,25 @@ class TorchBackend(Backend):
                                    "d2h": ms(t3, t4), "post": ms(t4, t5)}
         return result
 
-    def _graph_run(self, v: torch.Tensor, i: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+    def _graph_run(self, v: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         """Replay a CUDA graph captured for this shape (captured on first use, after warm-up)."""
         assert self.model is not None
         key = tuple(v.shape)
         if key not in self._graphs:
             sv, si = v.clone(), i.clone()
-            st = text.clone() if text is not None else None
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(stream):
                 for _ in range(3):  # warm-up outside the graph (cuDNN autotuning, allocator)
-                    self.model(sv, si, st) if st is not None else self.model(sv, si)
+                    self.model(sv, si)
             torch.cuda.current_stream(self.device).wait_stream(stream)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                so = self.model(sv, si, st) if st is not None else self.model(sv, si)
-            self._graphs[key] = (graph, sv, si, so, st)  # type: ignore[assignment]
-        graph, sv, si, so, st = self._graphs[key]  # type: ignore[misc]
+                so = self.model(sv, si)
+            self._graphs[key] = (graph, sv, si, so)
+        graph, sv, si, so = self._graphs[key]
         sv.copy_(v)
         si.copy_(i)
-        if st is not None and text is not None:
-            st.copy_(text)
         graph.replay()
         return so
 
