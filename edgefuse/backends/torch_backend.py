@@ -103,7 +103,7 @@ class TorchBackend(Backend):
                 raise ConfigError(f"{self.label} is a text-guided teacher: it needs a trained checkpoint with its "
                                   "text encoder recorded in the card")
             from edgefuse.models.checkpoint import read_card
-            from edgefuse.models.inference import TextPrior
+            from edgefuse.text.conditioning import TextPrior
 
             self._text_prior = TextPrior(read_card(self.checkpoint), self.device)
 

@@ -1,11 +1,9 @@
 """Models as the benchmark scripts time them: weights by name, and the text-guided teacher with a fixed text.
 
 The DTPF teacher takes ``(vis, ir, text)``; its text comes from a sentence encoder at run time,
-which is not part of the fusion network's cost and cannot be exported with it. For timing,
-``FixedTextTeacher`` holds one random text embedding as a buffer and feeds it on every call, so
-the teacher has the ``(vis, ir) -> fused`` contract of every other model: it runs through the torch
-backend unchanged and exports to ONNX with the embedding folded in as a constant. It is a timing
-device only (its fused images mean nothing without a real caption).
+which is not part of the fusion network's cost and cannot be exported with it. For timing, it is
+wrapped in :class:`edgefuse.text.conditioning.FixedTextTeacher` (one random text embedding fed on
+every call), which gives it the ``(vis, ir) -> fused`` signature of every other model.
 """
 
 from __future__ import annotations
@@ -16,30 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edgefuse.text.conditioning import FixedTextTeacher
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "weights"
-
-
-class FixedTextTeacher(nn.Module):
-    """A text-guided teacher with one fixed text embedding: ``forward(vis, ir)``.
-
-    Args:
-        teacher: A model whose ``forward(vis, ir, text)`` takes ``text`` of shape (N, ``text_dim``).
-        seed: Seed of the random unit-norm embedding.
-    """
-
-    def __init__(self, teacher: nn.Module, seed: int = 0) -> None:
-        super().__init__()
-        text_dim = int(getattr(teacher, "text_dim"))
-        gen = torch.Generator().manual_seed(seed)
-        emb = torch.randn(1, text_dim, generator=gen)
-        self.teacher = teacher
-        self.register_buffer("text", emb / emb.norm(dim=1, keepdim=True))
-        self.size_multiple = int(getattr(teacher, "size_multiple", 1) or 1)
-
-    def forward(self, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        return self.teacher(vis, ir, self.text.expand(vis.shape[0], -1))
 
 
 def bench_model(arch: str, seed: int = 0) -> tuple[nn.Module, str]:

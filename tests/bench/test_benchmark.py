@@ -9,7 +9,8 @@ import torch
 from edgefuse.backends.torch_backend import TorchBackend
 from edgefuse.bench import JSON_KEYS, BenchConfig, benchmark
 from edgefuse.bench.benchmark import make_frames
-from edgefuse.bench.models import FixedTextTeacher, bench_model
+from edgefuse.bench.models import bench_model
+from edgefuse.text.conditioning import FixedTextTeacher
 from edgefuse.models import create_model
 
 
