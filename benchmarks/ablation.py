@@ -131,7 +131,7 @@ _PRIORS: dict[str, object] = {}
 
 
 def _prior(card: dict):  # noqa: ANN202
-    from edgefuse.models.inference import TextPrior
+    from edgefuse.text.conditioning import TextPrior
 
     key = card["sha256"]
     if key not in _PRIORS:

@@ -29,7 +29,7 @@ import torch
 
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
-from edgefuse.bench.models import bench_model
+from edgefuse.bench.models import bench_model, timing_spec
 from edgefuse.bench.stats import round_floats
 
 MODELS = ("dtpf_student", "dtpf_teacher", "edge_nano", "edge_small", "edge_teacher")
@@ -71,7 +71,7 @@ def main() -> int:
     models: dict[str, tuple[torch.nn.Module, str]] = {}
     for name, (precision, graphs), size in plan:
         if name not in models:
-            models[name] = bench_model(name)
+            models[name] = bench_model(*timing_spec(name))
         model, weights = models[name]
         label = f"{name} {size[0]}x{size[1]} {precision}{' + CUDA graphs' if graphs else ''}"
         print(f"[{len(cells) + 1}/{len(plan)}] {label} ...", flush=True)

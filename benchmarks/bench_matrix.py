@@ -44,7 +44,7 @@ from matrix_report import write_outputs  # benchmarks/matrix_report.py, beside t
 from edgefuse.runtime.backends.ort_backend import OrtBackend
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
-from edgefuse.bench.models import bench_model
+from edgefuse.bench.models import bench_model, timing_spec
 
 STUDENTS = ("dtpf_student", "edge_nano", "edge_small")
 FULL_SIZES = {"256x256": (256, 256), "480x640": (480, 640)}
@@ -220,7 +220,7 @@ def main() -> None:
     out = Path(args.out) if args.out else (quick_out if args.quick else Path("benchmarks/results/bench_matrix"))
     torch.set_num_threads(args.threads)
     cells = [c for c in plan_cells(args.quick) if not args.only or any(fnmatch.fnmatch(c.id, p) for p in args.only)]
-    models = {name: bench_model(name) for name in sorted({c.model for c in cells})}
+    models = {name: bench_model(*timing_spec(name)) for name in sorted({c.model for c in cells})}
     arts = Artefacts(Path(args.work) / ("quick" if args.quick else "full"), args.calib, args.quick, args.fresh)
     start = time.perf_counter()
     for i, cell in enumerate(cells, 1):

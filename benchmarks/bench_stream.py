@@ -39,7 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime import open_backend
 from edgefuse.data.images import grey_u8_from_rgb
 from edgefuse.stream import StreamConfig, StreamRunner
 

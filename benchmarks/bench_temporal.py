@@ -70,7 +70,7 @@ def global_change(seq: list[np.ndarray]) -> float:
 def backend(method: str):  # noqa: ANN201
     if method != "default":
         return ClassicalBackend(method)
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
     from edgefuse.runtime_cache import cached_onnx
 
     onnx = cached_onnx()

@@ -85,7 +85,7 @@ def _feeds(h: int, w: int, scale: float = 1.0) -> dict[str, np.ndarray]:
 
 
 def _trt(plan: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     with open_backend(engine=plan) as be:
         return be.infer(feeds["vis"], feeds["ir"])
@@ -182,7 +182,7 @@ def check_int8_engine_psnr(rig: Rig) -> tuple[str, str]:
 
 def check_dtpf_dynamic_480x640(rig: Rig) -> tuple[str, str]:
     """A dynamic DTPF engine (profile from the ONNX sidecar) fuses a 480x640 frame, padded to 512x640."""
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
     from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
@@ -240,7 +240,8 @@ def check_pycuda_thread(rig: Rig) -> tuple[str, str]:
     """pycuda path: open on the main thread, infer on a second one, same output as cuda-python's."""
     import importlib.util
 
-    from edgefuse.runtime.backends import open_backend, trt_backend
+    from edgefuse.runtime import open_backend
+    from edgefuse.runtime.backends import trt_backend
 
     if importlib.util.find_spec("pycuda") is None:
         return "SKIP", "pycuda is not installed"
@@ -281,7 +282,7 @@ def check_ort_tensorrt_ep(rig: Rig) -> tuple[str, str]:
     """ORT --device tensorrt runs on the TensorRT EP, or is refused naming what it got (never mislabelled)."""
     import onnxruntime as ort
 
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
     from edgefuse.errors import BackendUnavailableError
 
     if "TensorrtExecutionProvider" not in ort.get_available_providers():
@@ -300,7 +301,7 @@ def check_ort_tensorrt_ep(rig: Rig) -> tuple[str, str]:
 
 def check_device_and_memory(rig: Rig) -> tuple[str, str]:
     """--device cuda:0 is what the report says; peak device memory comes from the engine, not cudaMemGetInfo."""
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     plan = rig.build(rig.export(None).artefacts["fp32"], "fp32", "dev")
     feeds = _feeds(*SIZE)

@@ -1,7 +1,7 @@
 """The fastest CPU backend by default: the shipped student exported once to ONNX, then ONNX Runtime.
 
 ONNX Runtime runs the edge students about 2-3x faster than torch eager on the CPUs here
-(``benchmarks/results/bench_matrix.md``), but needs an ONNX file. ``cached_onnx`` exports a
+(the CPU benchmark matrix in the README), but needs an ONNX file. ``cached_onnx`` exports a
 checkpoint with the library's own ``export_onnx`` (dynamic H and W) into a cache folder, keyed
 by the SHA-256 of the checkpoint file, so a later run (and a changed checkpoint) finds the
 right file without exporting again. ``EDGEFUSE_CACHE_DIR`` moves the cache (default
@@ -11,10 +11,13 @@ default off.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
+
+from edgefuse.errors import EdgefuseError
+from edgefuse.files import file_sha256
+from edgefuse.runtime import Artefact, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +42,11 @@ def ort_available() -> bool:
 
 
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
-def cached_onnx(model: str | None = None) -> Path | None:
-    """The ONNX export of ``model`` (a shipped name or checkpoint; ``None``: the default student).
+def cached_onnx(model: str | Artefact | None = None) -> Path | None:
+    """The ONNX export of ``model`` (a shipped name, checkpoint or its artefact; ``None``: the default student).
 
     Returns ``None`` where ONNX Runtime is not installed, the default is turned off, or the
     model has no checkpoint file (an architecture with random weights); the caller then uses
@@ -56,19 +55,22 @@ def cached_onnx(model: str | None = None) -> Path | None:
     """
     if os.environ.get("EDGEFUSE_BACKEND", "").lower() == "torch" or not ort_available():
         return None
-    from edgefuse.runtime.backends.torch_backend import resolve_model
-
     try:
-        module, label, ckpt = resolve_model(model)
-    except Exception:  # noqa: BLE001 (unknown names: let the torch path report them)
+        art = model if isinstance(model, Artefact) else resolve(model)
+    except EdgefuseError:  # unknown names: let the caller's own resolution report them
         return None
-    if ckpt is None:
+    if art.kind != "checkpoint" or art.text_guided:  # a teacher's text prior cannot be exported
         return None
+    assert art.path is not None
+    label, ckpt = art.name, art.path
     target = cache_dir() / "onnx" / f"{label}-{file_hash(Path(ckpt))}.onnx"
     if target.is_file():
         return target
     try:
         from edgefuse.export.onnx import export_onnx
+        from edgefuse.models.checkpoint import load_checkpoint
+
+        module, _card = load_checkpoint(ckpt)
 
         logger.info("exporting %s to %s once (ONNX Runtime is faster than torch here)", label, target)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime import open_backend
 from edgefuse.data.images import read_ir, read_vis
 from edgefuse.fusion import create_fuser
 from edgefuse.tiling import fuse_tiled, ramp, tile_starts, tiled_fuser

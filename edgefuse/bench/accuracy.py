@@ -95,10 +95,13 @@ def measure_accuracy(backend: Backend, pairs: list[LoadedPair], data: str, threa
     ref = find_reference(backend)
     if not ref.available:
         return {"available": False, "reason": ref.reason}
+    from edgefuse.runtime import open_backend
     from edgefuse.runtime.backends.torch_backend import TorchBackend
 
     psnrs, ssims = [], []
-    with TorchBackend(ref.source, device="cpu", precision="fp32", threads=threads) as reference:
+    opened = (open_backend(model=ref.source, device="cpu", threads=threads) if isinstance(ref.source, str)
+              else TorchBackend(ref.source, device="cpu", precision="fp32", threads=threads))
+    with opened as reference:
         for p in pairs:
             want = reference.fuse_u8(p.vis, p.ir)
             got = backend.fuse_u8(p.vis, p.ir)

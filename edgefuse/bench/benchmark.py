@@ -40,8 +40,8 @@ class BenchConfig:
     Attributes:
         engine: TensorRT plan.
         onnx: ONNX file (ONNX Runtime).
-        model: Shipped model name, checkpoint or architecture (torch); ``None`` with no
-            artefact at all is the shipped default student.
+        model: Any model spec (shipped name, checkpoint, ``.onnx``, plan; an architecture with
+            ``random_weights``); ``None`` with no artefact at all is the shipped default student.
         backend: Force a backend (``torch``, ``onnxruntime``/``ort``, ``tensorrt``/``trt``).
         device: Backend device (``cpu``/``cuda``; ONNX Runtime also ``tensorrt``).
         precision: torch only, ``fp32`` or ``fp16`` (artefacts carry their own).
@@ -55,6 +55,7 @@ class BenchConfig:
         data: Folder of real pairs (``ir/`` + ``vi/``) used as inputs and for accuracy.
         accuracy_pairs: At most this many pairs for the accuracy check.
         seed: Seed of the random input frames.
+        random_weights: Let ``model`` be an architecture name (seeded random weights: timing only).
     """
 
     engine: str | None = None
@@ -75,9 +76,10 @@ class BenchConfig:
     channels_last: bool = False
     cuda_graphs: bool = False
     seed: int = 0
+    random_weights: bool = False
 
     def __post_init__(self) -> None:
-        from edgefuse.runtime.backends import canonical_backend
+        from edgefuse.runtime import canonical_backend
 
         if self.backend is not None:
             canonical_backend(self.backend)  # UnknownNameError with suggestions
@@ -109,18 +111,18 @@ class BenchConfig:
 
 
 def _suffix_backend(path: str | None) -> str:
-    from edgefuse.runtime.backends import backend_for
+    from edgefuse.runtime import backend_for
 
     return backend_for(path)
 
 
 def open_for(cfg: BenchConfig) -> Backend:
     """The backend ``cfg`` asks for (not opened yet)."""
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     return open_backend(engine=cfg.engine, onnx=cfg.onnx, model=cfg.model, backend=cfg.backend, device=cfg.device,
-                        precision=cfg.precision or "fp32", threads=cfg.threads, channels_last=cfg.channels_last,
-                        cuda_graphs=cfg.cuda_graphs)
+                        precision=cfg.precision, threads=cfg.threads, channels_last=cfg.channels_last,
+                        cuda_graphs=cfg.cuda_graphs, random_weights=cfg.random_weights, text="fixed")
 
 
 def resolve_size(cfg: BenchConfig, backend: Backend) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edgefuse.runtime.backends import backend_for
+from edgefuse.runtime import backend_for
 from edgefuse.runtime.sidecars import sidecar_value
 from edgefuse.bench.benchmark import BenchConfig, Progress, run_bench
 from edgefuse.errors import ConfigError

@@ -1,69 +1,41 @@
-"""Models as the benchmark scripts time them: weights by name, and the text-guided teacher with a fixed text.
+"""Models as the benchmarks time them: any spec through the one resolver, teachers with a fixed text.
 
 The DTPF teacher takes ``(vis, ir, text)``; its text comes from a sentence encoder at run time,
-which is not part of the fusion network's cost and cannot be exported with it. For timing,
-``FixedTextTeacher`` holds one random text embedding as a buffer and feeds it on every call, so
-the teacher has the ``(vis, ir) -> fused`` contract of every other model: it runs through the torch
-backend unchanged and exports to ONNX with the embedding folded in as a constant. It is a timing
-device only (its fused images mean nothing without a real caption).
+which is not part of the fusion network's cost and cannot be exported with it. For timing, the
+runtime's torch loader wraps a teacher in :class:`~edgefuse.text.conditioning.FixedTextTeacher`
+(``text="fixed"``), so it has the ``(vis, ir) -> fused`` contract of every other model.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-import torch
 from torch import nn
 
-logger = logging.getLogger(__name__)
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "weights"
+from edgefuse.runtime import TorchLoader, resolve
 
 
-class FixedTextTeacher(nn.Module):
-    """A text-guided teacher with one fixed text embedding: ``forward(vis, ir)``.
+def bench_model(spec: str, random_weights: bool = False, seed: int = 0) -> tuple[nn.Module, str]:
+    """The module ``spec`` names, ready to time, and where its weights came from.
 
-    Args:
-        teacher: A model whose ``forward(vis, ir, text)`` takes ``text`` of shape (N, ``text_dim``).
-        seed: Seed of the random unit-norm embedding.
+    ``spec`` is anything ``edgefuse.runtime.resolve`` takes for torch: a shipped model name or a
+    checkpoint; an architecture name only with ``random_weights`` (seeded; it times the same as
+    trained weights).
     """
-
-    def __init__(self, teacher: nn.Module, seed: int = 0) -> None:
-        super().__init__()
-        text_dim = int(getattr(teacher, "text_dim"))
-        gen = torch.Generator().manual_seed(seed)
-        emb = torch.randn(1, text_dim, generator=gen)
-        self.teacher = teacher
-        self.register_buffer("text", emb / emb.norm(dim=1, keepdim=True))
-        self.size_multiple = int(getattr(teacher, "size_multiple", 1) or 1)
-
-    def forward(self, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        return self.teacher(vis, ir, self.text.expand(vis.shape[0], -1))
+    art = resolve(spec, random_weights=random_weights)
+    loaded = TorchLoader(art, text="fixed", seed=seed)()
+    how = f"trained ({art.path.name})" if art.path is not None else "random (seeded; timing only)"
+    return loaded.module, how
 
 
-def bench_model(arch: str, seed: int = 0) -> tuple[nn.Module, str]:
-    """The ``arch`` model the benchmark matrix times, and where its weights came from.
+def timing_spec(architecture: str) -> tuple[str, bool]:
+    """(spec, random_weights) to time ``architecture``: its shipped model if one is shipped, else random weights.
 
-    Shipped weights (``edgefuse/assets/models/<arch>_ivf.safetensors``) first, then trained
-    weights recorded in ``benchmarks/results/weights/`` (``<arch>_*.safetensors``), else random
-    weights (seeded), which time the same as trained ones. Text-guided teachers come wrapped in
-    ``FixedTextTeacher``.
+    For benchmark tables over architectures: trained and random weights time the same, and the
+    table says which it used.
     """
-    from edgefuse.fusion import shipped_models
-    from edgefuse.models import create_model
-    from edgefuse.models.checkpoint import load_checkpoint
+    from edgefuse.models.checkpoint import read_card
+    from edgefuse.runtime import shipped_models
 
-    candidates = [p for name, p in shipped_models().items() if name.startswith(f"{arch}_")]
-    if WEIGHTS_DIR.is_dir():
-        candidates += sorted(WEIGHTS_DIR.glob(f"{arch}_*.safetensors"))
-    for path in candidates:
-        model, card = load_checkpoint(path)
-        if card.get("architecture") == arch:
-            return _wrap(model.eval(), seed), f"trained ({path.name})"
-    torch.manual_seed(seed)
-    return _wrap(create_model(arch).eval(), seed), "random (no trained weights here; timing only)"
-
-
-def _wrap(model: nn.Module, seed: int) -> nn.Module:
-    return FixedTextTeacher(model, seed) if getattr(model, "text_dim", None) else model
+    for name, path in shipped_models().items():
+        if read_card(path).get("architecture") == architecture:
+            return name, False
+    return architecture, True

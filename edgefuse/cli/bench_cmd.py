@@ -36,7 +36,10 @@ class _Bar:
 @click.argument("artefacts", nargs=-1)
 @click.option("--engine", help="TensorRT plan (.plan/.engine).")
 @click.option("--onnx", help="ONNX file (ONNX Runtime).")
-@click.option("--model", help="Shipped model name, .safetensors checkpoint or architecture (torch).")
+@click.option("--model", help="Shipped model name, .safetensors checkpoint, .onnx or .plan; an architecture with "
+              "--random-weights.")
+@click.option("--random-weights", is_flag=True, help="Let --model be an architecture name (seeded random weights: "
+              "timing only).")
 @click.option("--compare", is_flag=True, help="Bench every ARTEFACT (paths or model names) and print one table.")
 @click.option("--backend", help="Force a backend: torch, onnxruntime (ort), tensorrt (trt).")
 @click.option("--device", help="cpu/cuda (torch), cpu/cuda/tensorrt (ONNX Runtime EP), cuda (TensorRT).")

@@ -10,8 +10,10 @@ from edgefuse.errors import EXIT_FAILURE, ConfigError
 
 
 @click.command("export")
-@click.option("--model", help="Registered architecture (random weights) or shipped model name; "
-              "with --weights, the architecture the checkpoint must have.")
+@click.option("--model", help="Shipped model name or .safetensors checkpoint (default: the shipped student); an "
+              "architecture with --random-weights; with --weights, the architecture the checkpoint must have.")
+@click.option("--random-weights", is_flag=True, default=None,
+              help="Let --model be an architecture name (seeded random weights: for trying the toolchain).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint (.safetensors with its .json card).")
 @click.option("--name", help="Base name of the artefacts (default: shipped name or architecture).")
 @click.option("--height", type=int, help="Static input height  [default: 480]")

@@ -26,24 +26,12 @@ def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None) -
     click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
 
 
-def _fastest(method: str, device: str | None) -> str:
-    """A shipped model on the CPU runs through its cached ONNX export where ONNX Runtime is installed."""
-    from edgefuse.fusion import shipped_models
-
-    if device not in (None, "cpu") or method not in shipped_models():
-        return method
-    from edgefuse.runtime_cache import cached_onnx
-
-    onnx = cached_onnx(method)
-    return str(onnx) if onnx is not None else method
-
-
 def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out} is a file; folders of pairs need an output folder")
     _refuse_input_folders(out, pairs)
     check_pairs(pairs)  # every input decodes and matches in size before anything is written
-    fuser = create_fuser(_fastest(method, device), device)
+    fuser = create_fuser(method, device)  # the fastest path (ONNX Runtime for weights on the CPU)
     with progress(len(pairs), f"fuse ({method})") as bar:
         for pair in pairs:
             loaded = load_pair(pair)

@@ -31,8 +31,10 @@ def _summary(stats: dict[str, Any]) -> str:
               "(IR->visible matrix, clock offset, resolutions).")
 @click.option("--engine", type=click.Path(dir_okay=False), help="TensorRT plan.")
 @click.option("--onnx", type=click.Path(dir_okay=False), help="ONNX file (ONNX Runtime).")
-@click.option("--model", help="Shipped model name or checkpoint  [default: the shipped student; run through "
+@click.option("--model", help="Shipped model name, checkpoint, .onnx or .plan  [default: the shipped student; run through "
               "ONNX Runtime from a cached export where it is installed, else torch; EDGEFUSE_BACKEND=torch forces torch]")
+@click.option("--random-weights", is_flag=True,
+              help="Let --model be an architecture name (seeded random weights: timing only).")
 @click.option("--method", type=click.Choice(["average", "max", "laplacian"]),
               help="A classical fusion method instead of a model (no backend needed).")
 @click.option("--device", help="cpu / cuda (torch, ONNX Runtime), tensorrt (ONNX Runtime EP).")
@@ -50,8 +52,8 @@ def _summary(stats: dict[str, Any]) -> str:
 @click.option("--stall-timeout", type=float, help="Seconds without a frame before a source counts as stalled "
               "[default: 5]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="StreamConfig YAML; flags override it.")
-def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: str | None, device: str | None,
-               threads: int,
+def stream_cmd(engine: str | None, onnx: str | None, model: str | None, random_weights: bool, method: str | None,
+               device: str | None, threads: int,
                config_path: str | None, outputs: tuple[str, ...], **flags: Any) -> None:
     """Pair IR and visible frames by timestamp, register, fuse with a backend, and write/serve the result."""
     # imported here, not at the top: `edgefuse --help` and the other commands need none of it (cv2, torch)
@@ -70,7 +72,7 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
         if runner.config.stats_path and runner.stats_written:
             click.echo(f"wrote {runner.config.stats_path}")
 
-    load = None if method else functools.partial(_open_model, engine, onnx, model, device, threads)
+    load = None if method else functools.partial(_open_model, engine, onnx, model, device, threads, random_weights)
     stats = run_stream(config_path, method, load_fuser=load, outputs=outputs or None,
                        install_signals=True,  # Ctrl-C/SIGTERM end the run cleanly, not by an exception
                        on_ready=ready, on_end=ended, **flags)
@@ -80,17 +82,13 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, method: 
         sys.exit(code)
 
 
-def _open_model(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int) -> Any:
-    """The backend for --engine/--onnx/--model (none: the shipped student, through ONNX Runtime where installed)."""
-    from edgefuse.runtime.backends import open_backend  # looked up per call, as before (the CLI tests swap it for a fake)
+def _open_model(engine: str | None, onnx: str | None, model: str | None, device: str | None, threads: int,
+                random_weights: bool = False) -> Any:
+    """The backend for --engine/--onnx/--model (none: the shipped student), by the fastest path (``open_model``).
 
-    if engine is None and onnx is None and device in (None, "cpu"):
-        from edgefuse.fusion import shipped_models
-        from edgefuse.runtime_cache import cached_onnx
+    Idle ONNX Runtime threads must not spin here: the capture, fusion and sink stages share the cores.
+    """
+    from edgefuse.fusion import open_model  # looked up per call (the CLI tests swap it for a fake)
 
-        if model is None or model in shipped_models():  # the shipped student: ONNX Runtime where installed
-            cached = cached_onnx(model)
-            if cached is not None:
-                onnx, model = str(cached), None
-    kw: dict[str, Any] = {"spin": False} if onnx else {}  # idle ORT threads must not spin: the stages share the cores
-    return open_backend(engine=engine, onnx=onnx, model=model, device=device, threads=threads, **kw)
+    return open_model(model, engine=engine, onnx=onnx, device=device, threads=threads, random_weights=random_weights,
+                      spin=False)

@@ -21,12 +21,14 @@ CALIB_METHODS = ("minmax", "entropy", "percentile")
 class ExportConfig:
     """Everything ``edgefuse export`` needs; defaults < recipe YAML < CLI flags.
 
-    ``model`` is a registered architecture (random weights unless ``weights`` is given) or
-    the name of a shipped checkpoint; ``weights`` is a ``.safetensors`` checkpoint.
+    ``model`` is any model spec (shipped name, checkpoint; an architecture only with
+    ``random_weights``); ``weights`` is a ``.safetensors`` checkpoint (``model`` then names the
+    architecture it must hold). Neither: the shipped default student.
     """
 
     model: str | None = None
     weights: str | None = None
+    random_weights: bool = False  # let ``model`` be an architecture name (seeded random weights)
     name: str | None = None
     height: int = 480
     width: int = 640

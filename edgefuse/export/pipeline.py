@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from edgefuse.errors import ConfigError
+from edgefuse.errors import CheckpointError, ConfigError
 from edgefuse.export import parity as par
 from edgefuse.export._io import StageCallback, atomic_path, shown_from_staging, stage
 from edgefuse.files import ensure_writable_dir, file_sha256, write_json_atomic
@@ -61,40 +61,42 @@ class ExportReport:
 
 
 def resolve_model(cfg: ExportConfig) -> ModelSource:
-    """Load ``cfg.weights`` / a shipped model / a registered architecture (random weights).
+    """The model to export: ``--model SPEC`` through the runtime's one resolver, or ``--weights CKPT``.
+
+    ``--model`` takes what every command takes (a shipped name, a checkpoint; an architecture only
+    with ``--random-weights``); neither flag is the shipped default student. ``--weights CKPT`` with
+    ``--model ARCH`` checks that the checkpoint holds that architecture. A text-guided teacher is
+    exported with a fixed text embedding folded in (the text encoder is not part of the network).
 
     Raises:
-        ConfigError: nothing to export (no shipped student yet and neither flag given).
+        ConfigError: an architecture without ``--random-weights``.
         CheckpointError: a checkpoint that does not load, or of another architecture than ``--model``.
     """
-    from edgefuse.fusion import DEFAULT_MODEL, shipped_models
-    from edgefuse.models import MODELS, create_model
-    from edgefuse.models.checkpoint import file_sha256, load_checkpoint
+    from edgefuse.runtime import TorchLoader, resolve
 
-    shipped = shipped_models()
-    weights, model_name = cfg.weights, cfg.model
-    if weights is None and model_name in shipped:
-        weights = str(shipped[model_name])
-    if weights is None and model_name is None:
-        if DEFAULT_MODEL not in shipped:
-            raise ConfigError(
-                f"no shipped student yet (edgefuse/assets/models/{DEFAULT_MODEL}.safetensors is missing): "
-                "pass --weights CKPT (a trained .safetensors) or --model NAME (random weights, for trying the "
-                "toolchain)"
-            )
-        weights, model_name = str(shipped[DEFAULT_MODEL]), DEFAULT_MODEL
-    if weights is not None:
-        arch = model_name if model_name in MODELS.names() else None
-        model, card = load_checkpoint(weights, architecture=arch)
-        default_name = Path(weights).stem if Path(weights).stem in shipped else card["architecture"]
-        sha = card.get("sha256") or file_sha256(weights)
-        return ModelSource(model, cfg.name or default_name, card["architecture"], str(weights), sha, True)
-    assert model_name is not None
-    model = create_model(model_name)
-    logger.warning(
-        "exporting %s with random weights (no --weights): for trying the toolchain, not for deployment", model_name
-    )
-    return ModelSource(model, cfg.name or model_name, MODELS.canonical(model_name), None, None, False)
+    if cfg.weights is not None:
+        art = resolve(cfg.weights)
+        if art.kind != "checkpoint":
+            raise ConfigError(f"--weights takes a .safetensors checkpoint, not {cfg.weights}")
+        if cfg.model is not None:
+            from edgefuse.models import MODELS
+
+            if cfg.model in MODELS and MODELS.canonical(cfg.model) != art.architecture:
+                raise CheckpointError(f"{cfg.weights} holds a {art.architecture!r} model, not {cfg.model!r}; "
+                                      f"pick a {cfg.model} checkpoint")
+    else:
+        art = resolve(cfg.model, random_weights=cfg.random_weights)
+    if art.kind not in ("checkpoint", "architecture"):
+        raise ConfigError(f"{art.spec} is already an exported {art.kind} file; export takes weights "
+                          "(a shipped name, a .safetensors checkpoint, or an architecture with --random-weights)")
+    loaded = TorchLoader(art, text="fixed", seed=cfg.seed)()
+    if not art.trained:
+        logger.warning("exporting %s with random weights (--random-weights): for trying the toolchain, not for "
+                       "deployment", art.name)
+    name = cfg.name or (art.name if art.shipped or not art.trained else str(art.architecture))
+    sha = (art.card or {}).get("sha256") or (file_sha256(art.path) if art.path else None)
+    return ModelSource(loaded.module, name, str(art.architecture), str(art.path) if art.path else None, sha,
+                       art.trained)
 
 
 def _shapes(cfg: ExportConfig) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.errors import ConfigError
+from edgefuse.models.contract import FusionModel
 from edgefuse.models.layers import (
     AttentionFusion,
     Downsample,
@@ -82,7 +83,7 @@ class Encoder(nn.Module):
         return feats
 
 
-class DTPF(nn.Module):
+class DTPF(FusionModel):
     """DTPF fusion network (Zhang et al., arXiv 2504.07029; official code "Text_XRestormer").
 
     Two X-Restormer encoders (visible RGB and infrared), the spatial-channel cross-fusion
@@ -123,6 +124,10 @@ class DTPF(nn.Module):
         clamp_output: Clamp the fused image to [0, 1].
         vis_channels: Channels of the visible (and output) image.
         ir_channels: Channels of the infrared image.
+        windows_first: OCAB path of every attention block of this network: True (default)
+            cuts windows from the input and projects q/k/v per window (faster), False
+            projects the whole map first (the textbook form, whose FLOPs are the published
+            ones). Same values either way; see :class:`OverlapWindowAttention`.
     """
 
     size_multiple = 64
@@ -146,6 +151,7 @@ class DTPF(nn.Module):
         clamp_output: bool = True,
         vis_channels: int = 3,
         ir_channels: int = 1,
+        windows_first: bool = True,
     ) -> None:
         super().__init__()
         _check_config(dim, num_blocks, channel_heads, spatial_heads, text_dim)
@@ -161,17 +167,20 @@ class DTPF(nn.Module):
             overlap_ratio=overlap_ratio,
             ffn_expansion=ffn_expansion_factor,
             bias=bias,
+            windows_first=windows_first,
         )
         enc = (widths, num_blocks, channel_heads, spatial_heads, opts)
         self.encoder_vis = Encoder(vis_channels, *enc)
         self.encoder_ir = Encoder(ir_channels, *enc)
         window = (window_size, overlap_ratio)
         self.cross_fusion = SpatialChannelCrossFusion(
-            widths[3], fusion_channel_heads, spatial_heads[-1], spatial_dim_head, *window, bias
+            widths[3], fusion_channel_heads, spatial_heads[-1], spatial_dim_head, *window, bias,
+            windows_first=windows_first,
         )
         fusion_heads = (fusion_channel_heads, fusion_spatial_heads, fusion_dim_head)
         self.fusions = nn.ModuleList(
-            AttentionFusion(width, *fusion_heads, *window, bias) for width in widths
+            AttentionFusion(width, *fusion_heads, *window, bias, windows_first=windows_first)
+            for width in widths
         )
         self.guides = None
         if text_dim is not None:
@@ -203,11 +212,6 @@ class DTPF(nn.Module):
         self.refinement = _stage(widths[1], refinement, ch[0], sp[0], opts)
         self.output = nn.Conv2d(widths[1], self.vis_channels, kernel_size=3, padding=1, bias=bias)
 
-    @property
-    def is_teacher(self) -> bool:
-        """Whether the network takes text (has Guides)."""
-        return self.text_dim is not None
-
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
         """The size ``forward`` actually computes on for an input of ``height`` x ``width``."""
         m = self.size_multiple
@@ -237,7 +241,7 @@ class DTPF(nn.Module):
             ShapeMismatchError: Inputs of the wrong rank, channels, size or batch.
             ConfigError: Text missing for the teacher or given to the student.
         """
-        self._check_inputs(vis, ir, text)
+        self.check_inputs(vis, ir, text)
         h, w = vis.shape[-2:]
         vis_p = pad_to_multiple(vis, self.size_multiple)
         ir_p = pad_to_multiple(ir, self.size_multiple)
@@ -272,26 +276,6 @@ class DTPF(nn.Module):
         if self.guides is None or text is None:
             return x
         return self.guides[level](x, text)
-
-    def _check_inputs(self, vis: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> None:
-        """Raise on inputs that do not fit this network."""
-        for name, t, c in (("vis", vis, self.vis_channels), ("ir", ir, self.ir_channels)):
-            if t.dim() != 4 or t.shape[1] != c:
-                raise ShapeMismatchError(f"{name} must be (N, {c}, H, W); got {tuple(t.shape)}")
-        if vis.shape[0] != ir.shape[0] or vis.shape[-2:] != ir.shape[-2:]:
-            raise ShapeMismatchError(
-                f"vis {tuple(vis.shape)} and ir {tuple(ir.shape)} differ in batch or size;"
-                " register and resize the pair first"
-            )
-        if self.text_dim is None:
-            if text is not None:
-                raise ConfigError("the student (text_dim=None) takes no text; call it without text")
-            return
-        expected = (vis.shape[0], self.text_dim)
-        if text is None:
-            raise ConfigError(f"the teacher needs text embeddings of shape {expected}; got None")
-        if tuple(text.shape) != expected:
-            raise ShapeMismatchError(f"text must be {expected}; got {tuple(text.shape)}")
 
 
 def _check_config(

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.errors import ConfigError
+from edgefuse.models.contract import FusionModel
 from edgefuse.models.layers.guide import TextGuide
 from edgefuse.models.layers.tracing import exporting
 
@@ -68,7 +69,7 @@ def _up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
 
-class EdgeFuseNet(nn.Module):
+class EdgeFuseNet(FusionModel):
     """Edge student: context CNN at 1/2-1/8 resolution, analytic full-resolution blend.
 
     Args:
@@ -88,8 +89,6 @@ class EdgeFuseNet(nn.Module):
     """
 
     size_multiple = 1
-    vis_channels = 3
-    ir_channels = 1
 
     def __init__(
         self,
@@ -186,18 +185,16 @@ class EdgeFuseNet(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Fuse ``vis`` (N,3,H,W) and ``ir`` (N,1,H,W) in [0,1] into (N,3,H,W) RGB.
 
-        ``text`` (N, text_dim) is required by a teacher (``text_dim`` set); a student
-        accepts and ignores it so that training code can call both alike.
+        ``text`` (N, text_dim) is required by a teacher (``text_dim`` set) and refused by a
+        student, as for every :class:`FusionModel`. With ``return_features`` the features are
+        [1/8, 1/4, 1/2 resolution context, full-resolution residual hidden] (channels
+        ``feature_channels``).
+
+        Raises:
+            ShapeMismatchError: Inputs of the wrong rank, channels, size or batch.
+            ConfigError: Text missing for a teacher or given to a student.
         """
-        if vis.dim() != 4 or ir.dim() != 4 or vis.shape[1] != 3 or ir.shape[1] != 1 \
-                or vis.shape[-2:] != ir.shape[-2:] or vis.shape[0] != ir.shape[0]:
-            raise ShapeMismatchError(
-                f"expected vis (N,3,H,W) and ir (N,1,H,W) of one size, got {tuple(vis.shape)} and {tuple(ir.shape)}"
-            )
-        if self.guides is not None and (text is None or text.shape != (vis.shape[0], self.text_dim)):
-            got = None if text is None else tuple(text.shape)
-            raise ConfigError(f"this teacher needs text embeddings of shape (N, {self.text_dim}), got {got}")
-        text = text if self.guides is not None else None
+        self.check_inputs(vis, ir, text)
         y = self._luminance(vis)
         feats = self._context(y, ir, text)
         maps = self._blend_maps(self.head(feats[-1]), ir)

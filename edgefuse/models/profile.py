@@ -50,7 +50,7 @@ def count_flops(model: nn.Module, height: int, width: int, batch: int = 1) -> fl
     was_training = model.training
     model.eval()
     try:
-        with FlopCounterMode(display=False) as counter, projections_before_windows():
+        with FlopCounterMode(display=False) as counter, projections_before_windows(model):
             model(*args)
     finally:
         model.train(was_training)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime import open_backend
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.errors import (
     BackendUnavailableError,

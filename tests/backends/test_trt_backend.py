@@ -60,7 +60,7 @@ def _pair(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("precision,tol", [("fp32", 1e-3), ("fp16", 2e-2)])
 def test_trt_backend_matches_torch(onnx_files: dict[str, Path], tmp_path: Path, precision: str, tol: float) -> None:
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     onnx = onnx_files["static_fp16" if precision == "fp16" else "static"]
     plan = _plan(onnx, precision, tmp_path / f"s_{precision}.plan")
@@ -76,7 +76,7 @@ def test_trt_backend_matches_torch(onnx_files: dict[str, Path], tmp_path: Path, 
 
 
 def test_trt_backend_dynamic_profile(onnx_files: dict[str, Path], tmp_path: Path) -> None:
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     plan = _plan(onnx_files["dynamic"], "fp32", tmp_path / "d.plan", profile=f"32x32:{H}x{W}:128x160")
     with open_backend(engine=plan) as be, open_backend() as ref:
@@ -86,7 +86,7 @@ def test_trt_backend_dynamic_profile(onnx_files: dict[str, Path], tmp_path: Path
 
 
 def test_trt_backend_refuses_a_foreign_engine(onnx_files: dict[str, Path], tmp_path: Path) -> None:
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     plan = _plan(onnx_files["static"], "fp32", tmp_path / "f.plan")
     sidecar = tmp_path / "f.plan.json"

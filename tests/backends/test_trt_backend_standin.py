@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 
-from edgefuse.runtime.backends import open_backend
+from edgefuse.runtime import open_backend
 from edgefuse.runtime.backends.trt_backend import TrtBackend
 from edgefuse.engines import EngineConfig, build_engine
 from edgefuse.errors import BackendUnavailableError, ConfigError, EngineBuildError

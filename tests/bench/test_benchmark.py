@@ -9,7 +9,9 @@ import torch
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import JSON_KEYS, BenchConfig, benchmark
 from edgefuse.bench.benchmark import make_frames
-from edgefuse.bench.models import FixedTextTeacher, bench_model
+from edgefuse.bench.models import bench_model, timing_spec
+from edgefuse.errors import ConfigError
+from edgefuse.text.conditioning import FixedTextTeacher
 from edgefuse.models import create_model
 
 
@@ -43,10 +45,15 @@ def test_fixed_text_teacher_exports_with_the_embedding_folded_in(tiny_teacher, t
 
 
 def test_bench_model_weights():
-    _, nano = bench_model("edge_nano")
+    _, nano = bench_model(*timing_spec("edge_nano"))
     assert nano.startswith("trained (edge_nano_ivf")
-    small, how = bench_model("edge_small")
+    assert timing_spec("edge_small") == ("edge_small", True)
+    small, how = bench_model("edge_small", random_weights=True)
     assert how.startswith("random") and not hasattr(small, "text")
+    with pytest.raises(ConfigError, match="--random-weights"):
+        bench_model("edge_small")
+    teacher, _ = bench_model("edge_teacher_ivf")
+    assert teacher(torch.rand(1, 3, 32, 32), torch.rand(1, 1, 32, 32)).shape == (1, 3, 32, 32)  # fixed text inside
 
 
 def test_frames_are_padded_to_the_fed_size():

@@ -71,7 +71,7 @@ def _build(onnx, tmp_path, precision, **cfg):
 
 
 def _run(plan, feeds):
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     with open_backend(engine=plan) as be:
         return be.infer(feeds["vis"], feeds["ir"])
@@ -115,7 +115,7 @@ def test_inspect_a_real_plan(exported, tmp_path):
 
 
 def test_inference_from_a_second_thread(exported, tmp_path):
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     plan = _build(exported.artefacts["fp32"], tmp_path, "fp32")
     feeds, out = _feeds(), {}
@@ -129,7 +129,8 @@ def test_inference_from_a_second_thread(exported, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("pycuda") is None, reason="pycuda is not installed")
 def test_pycuda_path(exported, tmp_path, monkeypatch):
-    from edgefuse.runtime.backends import open_backend, trt_backend
+    from edgefuse.runtime import open_backend
+    from edgefuse.runtime.backends import trt_backend
 
     monkeypatch.setattr(trt_backend, "CUDA_APIS", (trt_backend._PyCuda,))
     plan = _build(exported.artefacts["fp32"], tmp_path, "fp32")
@@ -143,7 +144,7 @@ def test_pycuda_path(exported, tmp_path, monkeypatch):
 
 def test_dynamic_dtpf_engine_at_480x640_with_the_sidecar_profile(tmp_path):
     """dtpf_student needs multiples of 64: the engine sidecar's size rule pads 480x640 to 512x640."""
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
     from edgefuse.runtime.sidecars import write_sidecar
     from edgefuse.export.onnx import export_onnx
     from edgefuse.models import create_model
@@ -185,7 +186,7 @@ def test_dla_where_there_is_one(exported, tmp_path):
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_ort_gpu_providers_with_io_binding(exported, device):
     ort = pytest.importorskip("onnxruntime")
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
 
     wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}[device]
     if wanted not in ort.get_available_providers():

@@ -80,7 +80,7 @@ def test_exported_fp16_qdq_graph_is_fp16_outside_the_qdq_pairs_and_islands(int8_
 
 
 def test_ort_backend_runs_the_exported_fp16_qdq_graph(int8_export):
-    from edgefuse.runtime.backends import open_backend
+    from edgefuse.runtime import open_backend
     from edgefuse.runtime.backends.ort_backend import _fp16_qdq
 
     _, report, _ = int8_export

@@ -1,6 +1,6 @@
 """``edgefuse stream`` end to end: SIGINT leaves a playable mp4 and stats, stalls and bad input are reported.
 
-The subprocess runs the real CLI; only ``edgefuse.runtime.backends.open_backend`` is swapped for the
+The subprocess runs the real CLI; only ``edgefuse.fusion.open_model`` is swapped for the
 fast fake backend, so the test measures the stream runtime, not a model on a shared CPU.
 """
 
@@ -22,9 +22,9 @@ from tests.stream.helpers import FakeBackend, count_frames, m3svd, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = (
-    "import sys, edgefuse.runtime.backends as b\n"
+    "import sys, edgefuse.fusion as b\n"
     "from tests.stream.helpers import FakeBackend\n"
-    "b.open_backend = lambda **kw: FakeBackend(delay_s=0.005)\n"
+    "b.open_model = lambda *a, **kw: FakeBackend(delay_s=0.005)\n"
     "from edgefuse.cli.main import main\n"
     "sys.argv = ['edgefuse', *sys.argv[1:]]\n"
     "main()\n"
@@ -33,9 +33,9 @@ LAUNCH = (
 
 @pytest.fixture()
 def fake_backend(monkeypatch):
-    import edgefuse.runtime.backends
+    import edgefuse.fusion
 
-    monkeypatch.setattr(edgefuse.runtime.backends, "open_backend", lambda **kw: FakeBackend())
+    monkeypatch.setattr(edgefuse.fusion, "open_model", lambda *a, **kw: FakeBackend())
 
 
 def clip_pair(tmp_path: Path) -> tuple[Path, Path]:

@@ -26,9 +26,9 @@ needs_gst = pytest.mark.skipif(bool(GST), reason=GST or "ok")
 
 @pytest.fixture()
 def fake_backend(monkeypatch):
-    import edgefuse.runtime.backends
+    import edgefuse.fusion
 
-    monkeypatch.setattr(edgefuse.runtime.backends, "open_backend", lambda **kw: FakeBackend())
+    monkeypatch.setattr(edgefuse.fusion, "open_model", lambda *a, **kw: FakeBackend())
 
 
 def run(cfg: StreamConfig) -> tuple[dict, RecordingSink]:

@@ -77,22 +77,31 @@ class ChannelAttention(nn.Module):
         return F.conv2d(y, self.qkv_dwconv.weight[part], bias_dw, padding=1, groups=c)
 
 
-_WINDOWS_FIRST = [True]
+def attention_layers(module: nn.Module) -> list[OverlapWindowAttention]:
+    """Every OCAB in ``module`` (itself included)."""
+    return [m for m in module.modules() if isinstance(m, OverlapWindowAttention)]
 
 
 @contextlib.contextmanager
-def projections_before_windows() -> Iterator[None]:
-    """Run every OCAB the textbook way (project the map, then cut windows) inside this block.
+def projections_before_windows(module: nn.Module) -> Iterator[None]:
+    """Run the OCABs of ``module`` the textbook way (project the map, then cut windows) inside this block.
 
     The windows-first path computes k/v for the overlap pixels of every window (w_o^2 / w^2 =
     2.25x the k/v projection MACs); :func:`edgefuse.models.profile.count_flops` uses this so
-    that FLOP counts stay those of the architecture (DTPF's published numbers).
+    that FLOP counts stay those of the architecture (DTPF's published numbers). Only the
+    layers of ``module`` change, for the duration of the block, and each gets its own
+    ``windows_first`` back afterwards; other models are untouched. Do not run ``module``
+    from another thread meanwhile: it computes the same values but on the slower path.
     """
-    _WINDOWS_FIRST[0] = False
+    layers = attention_layers(module)
+    saved = [layer.windows_first for layer in layers]
+    for layer in layers:
+        layer.windows_first = False
     try:
         yield
     finally:
-        _WINDOWS_FIRST[0] = True
+        for layer, value in zip(layers, saved):
+            layer.windows_first = value
 
 
 def _relative_index(window: int, key_window: int, rel_size: int, axis: int) -> torch.Tensor:
@@ -147,6 +156,9 @@ class OverlapWindowAttention(nn.Module):
         num_heads: Number of heads.
         dim_head: Width of each head (inner width = ``num_heads * dim_head``, independent of C).
         bias: Whether the 1x1 convolutions have biases (False in DTPF).
+        windows_first: Take the windows-first path when the projections have no bias (the
+            default; faster). False runs the textbook path: project the whole map, then cut
+            windows. Same values; kept as the attribute ``windows_first`` of this layer.
     """
 
     def __init__(
@@ -157,6 +169,7 @@ class OverlapWindowAttention(nn.Module):
         num_heads: int = 2,
         dim_head: int = 16,
         bias: bool = False,
+        windows_first: bool = True,
     ) -> None:
         super().__init__()
         key_window = window_size + int(window_size * overlap_ratio)
@@ -167,6 +180,7 @@ class OverlapWindowAttention(nn.Module):
                 f"window_size={window_size}, overlap_ratio={overlap_ratio} (overlap {overlap})"
             )
         self.window_size = window_size
+        self.windows_first = windows_first
         self.key_window = key_window
         self.num_heads = num_heads
         self.dim_head = dim_head
@@ -188,7 +202,7 @@ class OverlapWindowAttention(nn.Module):
             raise ShapeMismatchError(
                 f"OCAB input {h}x{w} is not a multiple of the window {win}; pad the input first"
             )
-        if self.qkv.bias is None and _WINDOWS_FIRST[0]:
+        if self.qkv.bias is None and self.windows_first:
             return self._attend_projecting_windows(x)
         q, k, v = self.qkv(x).chunk(3, dim=1)
         q = self._query_windows(q) * self.scale

@@ -25,6 +25,7 @@ class DualTransformerBlock(nn.Module):
         overlap_ratio: OCAB key-window enlargement.
         ffn_expansion: GDFN hidden expansion factor.
         bias: Whether the convolutions have biases.
+        windows_first: OCAB path (see :class:`OverlapWindowAttention`).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class DualTransformerBlock(nn.Module):
         overlap_ratio: float = 0.5,
         ffn_expansion: float = 2.66,
         bias: bool = False,
+        windows_first: bool = True,
     ) -> None:
         super().__init__()
         self.norm1 = LayerNorm2d(dim)
@@ -45,7 +47,7 @@ class DualTransformerBlock(nn.Module):
         self.channel_ffn = GatedFeedForward(dim, ffn_expansion, bias)
         self.norm3 = LayerNorm2d(dim)
         self.spatial_attn = OverlapWindowAttention(
-            dim, window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias
+            dim, window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias, windows_first
         )
         self.norm4 = LayerNorm2d(dim)
         self.spatial_ffn = GatedFeedForward(dim, ffn_expansion, bias)

@@ -22,6 +22,7 @@ class AttentionFusion(nn.Module):
         window_size: OCAB query window.
         overlap_ratio: OCAB key-window enlargement.
         bias: Bias of the attention convolutions (the output conv always has one).
+        windows_first: OCAB path (see :class:`OverlapWindowAttention`).
     """
 
     def __init__(
@@ -33,11 +34,12 @@ class AttentionFusion(nn.Module):
         window_size: int = 8,
         overlap_ratio: float = 0.5,
         bias: bool = False,
+        windows_first: bool = True,
     ) -> None:
         super().__init__()
         self.channel_attn = ChannelAttention(2 * dim, channel_heads, bias)
         self.spatial_attn = OverlapWindowAttention(
-            2 * dim, window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias
+            2 * dim, window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias, windows_first
         )
         self.project = nn.Conv2d(2 * dim, dim, kernel_size=3, padding=1, bias=True)
 
@@ -63,6 +65,7 @@ class SpatialChannelCrossFusion(nn.Module):
         window_size: OCAB query window.
         overlap_ratio: OCAB key-window enlargement.
         bias: Whether the convolutions have biases.
+        windows_first: OCAB path (see :class:`OverlapWindowAttention`).
     """
 
     def __init__(
@@ -74,9 +77,10 @@ class SpatialChannelCrossFusion(nn.Module):
         window_size: int = 8,
         overlap_ratio: float = 0.5,
         bias: bool = False,
+        windows_first: bool = True,
     ) -> None:
         super().__init__()
-        spatial = (window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias)
+        spatial = (window_size, overlap_ratio, spatial_heads, spatial_dim_head, bias, windows_first)
         self.spatial_a = OverlapWindowAttention(dim, *spatial)
         self.spatial_b = OverlapWindowAttention(dim, *spatial)
         self.channel_a = ChannelAttention(dim, channel_heads, bias)
