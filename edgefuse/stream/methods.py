@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgefuse.baselines import fuse_average, fuse_laplacian, fuse_max
+from edgefuse.data.images import u8_from_float
 from edgefuse.errors import ConfigError, did_you_mean
 
 METHODS = {"average": fuse_average, "max": fuse_max, "laplacian": fuse_laplacian}
@@ -38,7 +39,7 @@ class ClassicalBackend:
 
     def fuse_u8(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
         out = self._fn(vis.astype(np.float32) / 255.0, ir.astype(np.float32) / 255.0)
-        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return u8_from_float(out)
 
 
 __all__ = ["METHODS", "ClassicalBackend"]
