@@ -214,8 +214,8 @@ def round_u8(levels: np.ndarray) -> np.ndarray:
 def u8_from_float(img: np.ndarray) -> np.ndarray:
     """float image in [0, 1] -> uint8: clipped, scaled by 255 in float64, rounded by ``round_u8``.
 
-    The product is exact in float64 for float32 inputs, so a float32 and a float64 copy of one
-    image give the same pixels (a float32 product could round a level to a tie).
+    The product is exact in float64 for float32 inputs (model outputs), so each pixel is the
+    rounding of the input's own value; a float32 product would round twice, and can land on a tie.
     """
     return round_u8(np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0) * 255.0)
 
