@@ -111,7 +111,8 @@ class Score:
     @property
     def reference_metrics(self) -> dict[str, float]:
         """Mean fusion metrics of the reference's images."""
-        return {k: float(np.mean([p.reference_metrics[k] for p in self.pairs])) for k in self.pairs[0].reference_metrics}
+        keys = self.pairs[0].reference_metrics
+        return {k: float(np.mean([p.reference_metrics[k] for p in self.pairs])) for k in keys}
 
     def to_dict(self) -> dict[str, Any]:
         return {"pairs": len(self.pairs), "names": self.names, "finite": self.finite,
