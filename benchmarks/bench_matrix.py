@@ -120,8 +120,8 @@ class Artefacts:
     def int8(self, name: str, model: torch.nn.Module, hw: tuple[int, int]) -> tuple[Path, float | None]:
         """The Q/DQ graph and its PSNR (dB) against the FP32 graph on two held-out calibration-folder frames."""
         from edgefuse.export._ort import run, session
-        from edgefuse.export.int8 import quantize_int8
-        from edgefuse.export.metrics import psnr_u8
+        from edgefuse.export.int8 import pairs_from_feeds, quantize_int8
+        from edgefuse.runtime.compare import compare
 
         src = self.fp32(name, model, hw)
         dst = self.work / f"{name}_{hw[0]}x{hw[1]}_int8.onnx"
@@ -136,9 +136,10 @@ class Artefacts:
             quantize_int8(src, dst, frames, "minmax", cache)
         if dtpf:
             return dst, None  # random weights: no image quality to speak of, and each DTPF run is costly
-        held_out = self.calib.frames(hw, 2, seed=1)
+        held_out = pairs_from_feeds(self.calib.frames(hw, 2, seed=1))
         fp, q = session(src), session(dst)
-        return dst, float(np.mean([psnr_u8(run(q, f), run(fp, f)) for f in held_out]))
+        graph = {"int8": lambda vis, ir: run(q, {"vis": vis, "ir": ir})}
+        return dst, compare(lambda vis, ir: run(fp, {"vis": vis, "ir": ir}), graph, held_out)["int8"].psnr_db
 
 
 def run_cell(cell: Cell, models: dict[str, tuple[torch.nn.Module, str]], arts: Artefacts, threads: int) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edgefuse.data.images import round_u8
+
 Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 TILE = 1024
@@ -81,7 +83,7 @@ def fuse_tiled(fuse: Fuser, vis: np.ndarray, ir: np.ndarray, tile: int = TILE, o
             band[:, x:x + tw] += piece
         done = (ys[i + 1] if i + 1 < len(ys) else y + th) - y  # rows no later tile row touches
         norm = norm_y[y:y + done, None, None] * norm_x[None, :, None]
-        out[y:y + done] = np.clip(np.rint(band[:done] / norm), 0, 255).astype(np.uint8)
+        out[y:y + done] = round_u8(band[:done] / norm)
         band[: th - done] = band[done:].copy()
         band[th - done:] = 0.0
     return out

@@ -3,8 +3,10 @@
 The reference is found from the artefact: a torch backend is compared with a CPU FP32 copy of
 its own model, an ONNX file with the checkpoint named in its sidecar (``<file>.json``,
 ``model.checkpoint``, written by ``edgefuse export``), a TensorRT plan with the checkpoint of the
-ONNX it was built from (sidecar ``onnx.model.checkpoint``). Both run through ``fuse_u8``, so the
-comparison is of the 8-bit fused images a user sees (PSNR with peak 255, mean SSIM over RGB).
+ONNX it was built from (sidecar ``onnx.model.checkpoint``). Both are scored by
+``edgefuse.runtime.compare`` on pairs loaded by ``edgefuse.data.pairs.load_spread``, as the export
+parity is: the 8-bit fused images a user sees (PSNR with peak 255, mean SSIM over RGB), so
+``bench --data`` on the parity folder reports the PSNR written in the artefact's sidecar.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from edgefuse.runtime.backends.base import Backend
-from edgefuse.data.pairs import LoadedPair, find_pairs, load_pair
-from edgefuse.export.calibration import resize_pair
-from edgefuse.export.metrics import psnr_u8, ssim_u8
+from edgefuse.data.pairs import LoadedPair, load_spread
+from edgefuse.runtime.compare import Fuser, compare
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,29 @@ class Reference:
 
 
 def load_pairs(folder: str | os.PathLike[str], count: int, size: tuple[int, int]) -> list[LoadedPair]:
-    """Up to ``count`` pairs spread evenly over ``folder``, resized to ``size`` (H, W).
+    """Up to ``count`` pairs spread evenly over ``folder``, resized to ``size`` (H, W): ``load_spread``.
 
     Raises:
         DataError: no ``ir/`` + ``vi/`` layout, no images, or an unreadable pair.
     """
-    found = find_pairs(folder)
-    picks = sorted({int(round(i)) for i in np.linspace(0, len(found) - 1, min(count, len(found)))})
-    out = []
-    for i in picks:
-        p = load_pair(found[i])
-        vis, ir = resize_pair(p.vis, p.ir, size) if p.ir.shape[:2] != size else (p.vis, p.ir)
-        out.append(LoadedPair(p.name, ir, vis))
-    return out
+    return load_spread(folder, count, size)
+
+
+def backend_fuser(backend: Backend) -> Fuser:
+    """``backend`` as a ``compare`` fuser: pads the frame up to what it takes (reflect, as ``fuse_u8``), crops back."""
+    def fuse(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        h, w = vis.shape[2:]
+        ph, pw = backend.padded_size(h, w)
+        if (ph, pw) != (h, w):
+            pad = ((0, 0), (0, 0), (0, ph - h), (0, pw - w))
+            mode = "reflect" if h > 1 and w > 1 else "edge"
+            vis, ir = np.pad(vis, pad, mode=mode), np.pad(ir, pad, mode=mode)
+        batch = backend.static_batch
+        if batch is not None and batch > 1:
+            vis, ir = np.repeat(vis, batch, axis=0), np.repeat(ir, batch, axis=0)
+        return backend.infer(vis, ir)[:1, :, :h, :w]
+
+    return fuse
 
 
 def _sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -98,15 +109,10 @@ def measure_accuracy(backend: Backend, pairs: list[LoadedPair], data: str, threa
     from edgefuse.runtime import open_backend
     from edgefuse.runtime.backends.torch_backend import TorchBackend
 
-    psnrs, ssims = [], []
     opened = (open_backend(model=ref.source, device="cpu", threads=threads) if isinstance(ref.source, str)
               else TorchBackend(ref.source, device="cpu", precision="fp32", threads=threads))
     with opened as reference:
-        for p in pairs:
-            want = reference.fuse_u8(p.vis, p.ir)
-            got = backend.fuse_u8(p.vis, p.ir)
-            psnrs.append(psnr_u8(got, want))
-            ssims.append(ssim_u8(got, want))
+        score = compare(backend_fuser(reference), {"candidate": backend_fuser(backend)}, pairs)["candidate"]
     return {"available": True, "reference": ref.label, "data": str(data), "pairs": len(pairs),
-            "psnr_db_mean": float(np.mean(psnrs)), "psnr_db_min": float(np.min(psnrs)),
-            "ssim_mean": float(np.mean(ssims)), "ssim_min": float(np.min(ssims))}
+            "psnr_db_mean": score.psnr_db, "psnr_db_min": score.psnr_db_min,
+            "ssim_mean": score.ssim, "ssim_min": score.ssim_min}

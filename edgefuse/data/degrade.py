@@ -39,6 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgefuse.data.images import round_u8, u8_from_float
 from edgefuse.errors import ConfigError, did_you_mean
 
 SEVERITIES = (1, 2, 3)
@@ -67,7 +68,7 @@ class Degradation:
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    return u8_from_float(x)
 
 
 def _f(x: np.ndarray) -> np.ndarray:
@@ -120,7 +121,7 @@ def motion_kernel(length: float, angle_deg: float) -> np.ndarray:
 def _motion_blur(img: np.ndarray, p: Mapping[str, float], rng: np.random.Generator) -> np.ndarray:
     kernel = motion_kernel(p["length"], p["angle"])
     out = cv2.filter2D(img.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return round_u8(out)
 
 
 def _rician(img: np.ndarray, p: Mapping[str, float], rng: np.random.Generator) -> np.ndarray:

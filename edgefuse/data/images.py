@@ -106,16 +106,16 @@ def _to_uint8(img: np.ndarray, path: Path, sixteen_bit: str) -> np.ndarray:
         return img
     if img.dtype == np.uint16:
         if sixteen_bit == "scale":  # full-range 16-bit: 65535 -> 255
-            return np.round(img.astype(np.float64) / 257.0).astype(np.uint8)
+            return round_u8(img.astype(np.float64) / 257.0)
         if sixteen_bit == "minmax":  # raw radiometric data: stretch the used range
             lo, hi = float(img.min()), float(img.max())
             scaled = (img.astype(np.float64) - lo) * (255.0 / max(hi - lo, 1.0))
-            return np.round(scaled).astype(np.uint8)
+            return round_u8(scaled)
         raise ConfigError(
             f"sixteen_bit={sixteen_bit!r} is not a mode; use one of {', '.join(SIXTEEN_BIT_MODES)}"
         )
     if img.dtype in (np.float32, np.float64):
-        return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return u8_from_float(img)
     raise DataError(f"{path} has pixel type {img.dtype}; use 8- or 16-bit images")
 
 
@@ -133,7 +133,7 @@ def grey_u8_from_rgb(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of an RGB uint8 image, computed in float and rounded (as the metrics read)."""
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     grey = rgb.astype(np.float32) @ weights
-    return np.clip(np.round(grey), 0, 255).astype(np.uint8)
+    return round_u8(grey)
 
 
 def read_rgb(path: str | os.PathLike[str], sixteen_bit: str = "scale") -> np.ndarray:
@@ -197,6 +197,32 @@ def float_from_u8(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) * (1.0 / 255.0)
 
 
+def round_u8(levels: np.ndarray) -> np.ndarray:
+    """Float grey levels (0..255 scale) -> uint8: the one rounding rule of edgefuse.
+
+    Round half to even (``np.rint``), then clip to [0, 255]. Every float -> 8-bit conversion
+    in the package goes through here (``u8_from_float`` included), so the image written by
+    ``fuse``, the image ``bench --data`` scores and the image the export parity scores are the
+    same pixels. Half to even rather than half up: it is what OpenCV (``saturate_cast``,
+    ``cvRound``), ``torch.round`` and numpy already do, so arrays converted by those libraries
+    agree with ours, and it has no upward bias on ties (``k + 0.5`` levels, which exact inputs
+    such as averages of two 8-bit pixels hit often).
+    """
+    return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+
+
 def u8_from_float(img: np.ndarray) -> np.ndarray:
-    """float image in [0, 1] -> uint8, clipped and rounded to nearest."""
-    return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """float image in [0, 1] -> uint8: clipped, scaled by 255 in float64, rounded by ``round_u8``.
+
+    The product is exact in float64 for float32 inputs (model outputs), so each pixel is the
+    rounding of the input's own value; a float32 product would round twice, and can land on a tie.
+    """
+    return round_u8(np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0) * 255.0)
+
+
+def u8_hwc(fused: np.ndarray) -> np.ndarray:
+    """A fused graph output, (1, 3, H, W) or (3, H, W) float in [0, 1] -> HxWx3 uint8 RGB (``u8_from_float``)."""
+    arr = np.asarray(fused)
+    if arr.ndim == 4:
+        arr = arr[0]
+    return u8_from_float(arr.transpose(1, 2, 0))

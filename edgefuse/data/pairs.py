@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edgefuse.data.images import IMAGE_SUFFIXES, read_ir, read_vis
@@ -135,6 +136,32 @@ def load_pair(pair: Pair, sixteen_bit: str = "scale") -> LoadedPair:
             f"{pair.vis} is {vis.shape[1]}x{vis.shape[0]} (WxH); register or resize them to one size"
         )
     return LoadedPair(pair.name, ir, vis)
+
+
+def resize_pair(vis: np.ndarray, ir: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Resize both images to ``size`` (H, W); area filter down, linear up (a copy at the same size)."""
+    h, w = size
+    interp = cv2.INTER_AREA if h * w < ir.shape[0] * ir.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(vis, (w, h), interpolation=interp), cv2.resize(ir, (w, h), interpolation=interp)
+
+
+def load_spread(root: str | os.PathLike[str], count: int, size: tuple[int, int]) -> list[LoadedPair]:
+    """Up to ``count`` pairs spread evenly over the dataset folder ``root``, each resized to ``size`` (H, W).
+
+    The one way pairs are picked and sized for a comparison: the export parity and
+    ``edgefuse bench --data`` read the same pixels from the same folder and count.
+
+    Raises:
+        DataError: no ``ir/`` + ``vi/`` layout, no images, or an unreadable pair.
+    """
+    found = find_pairs(root)
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(found) - 1, min(count, len(found)))}) if found else []
+    out = []
+    for i in picks:
+        p = load_pair(found[i])
+        vis, ir = resize_pair(p.vis, p.ir, size)
+        out.append(LoadedPair(p.name, ir, vis))
+    return out
 
 
 def check_pairs(pairs: list[Pair], sixteen_bit: str = "scale") -> None:

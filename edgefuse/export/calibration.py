@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from edgefuse.data.pairs import Pair, find_pairs, load_pair
+from edgefuse.data.pairs import Pair, find_pairs, load_pair, resize_pair
 from edgefuse.errors import DataError
 from edgefuse.files import file_sha256
 from edgefuse.export._ort import Feeds
@@ -42,13 +41,6 @@ def to_feeds(vis: np.ndarray, ir: np.ndarray) -> Feeds:
     v = np.ascontiguousarray(vis.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
     i = np.ascontiguousarray(ir[None, None], dtype=np.float32) / 255.0
     return {"vis": v.astype(np.float32), "ir": i.astype(np.float32)}
-
-
-def resize_pair(vis: np.ndarray, ir: np.ndarray, size: Size) -> tuple[np.ndarray, np.ndarray]:
-    """Resize both images to ``size`` (H, W); area filter down, linear up."""
-    h, w = size
-    interp = cv2.INTER_AREA if h * w < ir.shape[0] * ir.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(vis, (w, h), interpolation=interp), cv2.resize(ir, (w, h), interpolation=interp)
 
 
 def _random_view(

@@ -23,10 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from edgefuse.data.images import u8_from_float, u8_hwc
+from edgefuse.data.pairs import LoadedPair
 from edgefuse.errors import ExportError
 from edgefuse.export._io import atomic_path
 from edgefuse.export._ort import Feeds, collect, run, session
-from edgefuse.export.metrics import psnr_u8
+from edgefuse.export.calibration import to_feeds
+from edgefuse.runtime.compare import Comparison, Fuser, compare
 
 logger = logging.getLogger(__name__)
 
@@ -315,11 +318,21 @@ def _smallest_meeting(attempt: Any, limit: int, target: float) -> int:
     return hi
 
 
+def pairs_from_feeds(feeds: Sequence[Feeds]) -> list[LoadedPair]:
+    """Graph feeds (``uint8 / 255``, as ``to_feeds`` makes them) back as 8-bit pairs for ``compare`` (exact)."""
+    return [LoadedPair(f"view{k}", u8_from_float(f["ir"][0, 0]), u8_hwc(f["vis"])) for k, f in enumerate(feeds)]
+
+
+def _graph_fuser(sess: Any) -> Fuser:
+    return lambda vis, ir: run(sess, {"vis": vis, "ir": ir})
+
+
 def quantize_int8(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], calib: Sequence[Feeds], method: str = "minmax",
     cache: str | os.PathLike[str] | None = None, eval_feeds: Sequence[Feeds] = (),
     psnr_target: float | None = None, max_fp32_nodes: int = 16,
     fp16_dst: str | os.PathLike[str] | None = None, fp16_keep: Sequence[str] = (),
+    score_pairs: Sequence[Any] = (), reference: Fuser | Comparison | None = None, threads: int = 0,
 ) -> Int8Result:
     """Quantize ``src`` to a Q/DQ graph; keep the worst nodes in FP32 until ``psnr_target`` is met.
 
@@ -335,12 +348,19 @@ def quantize_int8(
         calib: Calibration feeds (paired frames at the export size, never test data).
         method: ``minmax``, ``entropy`` or ``percentile``.
         cache: Calibration cache file (JSON of tensor ranges); reused when it exists.
-        eval_feeds: Held-out calibration-folder frames for the PSNR search.
-        psnr_target: PSNR (dB, 8-bit fused image vs the FP32 graph) to reach; ``None`` skips
-            the search.
+        eval_feeds: Held-out calibration-folder frames for the PSNR search, scored against the
+            FP32 graph ``src`` (when no ``score_pairs`` are given).
+        psnr_target: PSNR (dB, 8-bit fused image vs the reference, ``edgefuse.runtime.compare``)
+            to reach; ``None`` skips the search.
         max_fp32_nodes: At most this many nodes are kept in FP32.
         fp16_dst: Also write the FP16 Q/DQ graph here, and score it in the search.
         fp16_keep: Nodes the FP16 export kept in FP32 (its sidecar's ``kept_fp32_nodes``).
+        score_pairs: Loaded pairs at the graph's size to score the search on instead of
+            ``eval_feeds`` (``run_export`` passes the parity pairs, so the search's score of the
+            chosen graph is its parity PSNR).
+        reference: What ``score_pairs`` are scored against: a fuser or a ``Comparison`` on them
+            (``run_export``: the PyTorch FP32 outputs); default the FP32 graph ``src``.
+        threads: ONNX Runtime intra-op threads of the scoring sessions (0: its default), as parity uses.
     """
     cache_hit = cache is not None and Path(cache).is_file()
     quantize(src, dst, calib, method, cache=cache)
@@ -356,14 +376,16 @@ def quantize_int8(
             result.fp16_path = fp16_of(Path(dst), Path(fp16_dst))
         return result
 
-    if psnr_target is None or not eval_feeds:
+    pairs = list(score_pairs) or pairs_from_feeds(eval_feeds)
+    if psnr_target is None or not pairs:
         return finish()
-    fp_sess = session(src)
-    refs = [run(fp_sess, f) for f in eval_feeds]
+    fp32 = reference if reference is not None and score_pairs else _graph_fuser(session(src, threads=threads))
+    base = compare(fp32, {}, pairs)  # the reference runs once
+    feeds = list(eval_feeds) if not score_pairs else [to_feeds(p.vis, p.ir) for p in pairs]
 
     def score_graph(path: Path, qdq_fusions: bool = True) -> float:
-        sess = session(path, qdq_fusions=qdq_fusions)
-        return float(np.mean([psnr_u8(run(sess, f), r) for f, r in zip(eval_feeds, refs)]))
+        sess = session(path, threads=threads, qdq_fusions=qdq_fusions)
+        return compare(base, {"int8": _graph_fuser(sess)}, pairs)["int8"].psnr_db
 
     probe16 = Path(dst).with_name(f".{Path(dst).stem}.fp16probe.onnx")
 
@@ -386,11 +408,11 @@ def quantize_int8(
             result.psnr_db_fp32_elsewhere = score_graph(Path(dst))
         return finish()
     if len(_quantized_nodes(dst)) <= EXACT_RANK_MAX:
-        result.sensitivity = exclusion_gains(src, dst, calib, method, cache, eval_feeds, score)
+        result.sensitivity = exclusion_gains(src, dst, calib, method, cache, feeds, score)
         result.ranking = "psnr gain when kept FP32 alone (measured per node)"
         ranked = [name for name, gain in result.sensitivity.items() if gain > 0]  # the rest do not help
     else:
-        result.sensitivity = sensitivity(src, dst, eval_feeds[:2])
+        result.sensitivity = sensitivity(src, dst, feeds[:2])
         result.ranking = "lowest SQNR of the node's quantized inputs (estimate)"
         ranked = list(result.sensitivity)
 

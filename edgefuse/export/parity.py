@@ -2,14 +2,14 @@
 
 Per artefact: max/mean abs error of the float output, PSNR and SSIM of the 8-bit fused image
 against the PyTorch one, and the change in VIF and Qabf (edgefuse.metrics) that a user of the
-fused image would see. Gates (``GATES``) mark each artefact passed or failed.
+fused image would see. Gates (``GATES``) mark each artefact passed or failed. The numbers come
+from ``edgefuse.runtime.compare``, as those of ``edgefuse bench --data`` and of the INT8 search.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgefuse.data.pairs import find_pairs, load_pair
+from edgefuse.data.pairs import LoadedPair, load_spread
 from edgefuse.errors import DataError
 from edgefuse.export._ort import run, session
-from edgefuse.export.calibration import resize_pair, to_feeds
 from edgefuse.config_types import Size
-from edgefuse.export.metrics import psnr_u8, ssim_u8, u8_hwc
-from edgefuse.metrics.registry import evaluate_rgb
+from edgefuse.runtime.compare import Comparison, Fuser, Score, compare
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples" / "ivf"
 # (key, comparison, threshold) per precision: FP32 must match the model; reduced precision on PSNR.
@@ -35,83 +33,48 @@ GATES: dict[str, tuple[str, str, float]] = {
 }
 NR_METRICS = ("VIF", "Qabf")
 
-
-@dataclass
-class ParityPair:
-    """A real pair resized to the export size, and the PyTorch FP32 fused image for it."""
-
-    name: str
-    vis: np.ndarray
-    ir: np.ndarray
-    reference: np.ndarray | None = None
-    reference_metrics: dict[str, float] | None = None
-
-    @property
-    def feeds(self) -> dict[str, np.ndarray]:
-        return to_feeds(self.vis, self.ir)
+Group = tuple[Path, Sequence[LoadedPair]]
 
 
-def load_parity_pairs(folder: str | os.PathLike[str] | None, count: int, size: Size) -> tuple[Path, list[ParityPair]]:
+def load_parity_pairs(folder: str | os.PathLike[str] | None, count: int, size: Size) -> tuple[Path, list[LoadedPair]]:
     """``count`` pairs spread evenly over ``folder`` (default: the bundled samples), resized to ``size``."""
     root = Path(folder) if folder else SAMPLES
-    found = find_pairs(root)
-    picks = sorted({int(round(i)) for i in np.linspace(0, len(found) - 1, min(count, len(found)))}) if found else []
-    pairs = [found[i] for i in picks]
-    out = []
-    for pair in pairs:
-        loaded = load_pair(pair)
-        vis, ir = resize_pair(loaded.vis, loaded.ir, size)
-        out.append(ParityPair(pair.name, vis, ir))
+    out = load_spread(root, count, size)
     if not out:
         raise DataError(f"no parity pairs in {root}")
     return root, out
 
 
-def add_reference(model: nn.Module, pairs: Sequence[ParityPair]) -> None:
-    """Fill in the PyTorch FP32 output (and its VIF/Qabf) for each pair."""
+def torch_fuser(model: nn.Module) -> Fuser:
+    """The PyTorch FP32 model on the CPU as a ``compare`` fuser."""
     model = model.eval().float().cpu()
-    with torch.no_grad():
-        for p in pairs:
-            f = p.feeds
-            p.reference = model(torch.from_numpy(f["vis"]), torch.from_numpy(f["ir"])).numpy()
-            p.reference_metrics = evaluate_rgb(u8_hwc(p.reference), p.ir, p.vis, NR_METRICS)
+
+    def fuse(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(vis), torch.from_numpy(ir)).numpy()
+
+    return fuse
 
 
-def _rows(sess: Any, pairs: Sequence[ParityPair]) -> list[dict[str, Any]]:
-    rows = []
-    for p in pairs:
-        if p.reference is None or p.reference_metrics is None:
-            raise ValueError("call add_reference() before measure()")
-        out = run(sess, p.feeds)
-        fused, ref_u8 = u8_hwc(out), u8_hwc(p.reference)
-        m = evaluate_rgb(fused, p.ir, p.vis, NR_METRICS)
-        rows.append({
-            "name": p.name,
-            "finite": bool(np.isfinite(out).all()),
-            "max_abs_err": float(np.abs(out - p.reference).max()),
-            "mean_abs_err": float(np.abs(out - p.reference).mean()),
-            "psnr_db": psnr_u8(fused, ref_u8),
-            "ssim": ssim_u8(fused, ref_u8),
-            **{f"{k}_ref": p.reference_metrics[k] for k in NR_METRICS},
-            **{k: m[k] for k in NR_METRICS},
-        })
-    return rows
+def session_fuser(sess: Any) -> Fuser:
+    """An ONNX Runtime session (inputs ``vis`` and ``ir``) as a ``compare`` fuser."""
+    return lambda vis, ir: run(sess, {"vis": vis, "ir": ir})
 
 
-def _aggregate(rows: list[dict[str, Any]], precision: str) -> dict[str, Any]:
+def add_reference(model: nn.Module, groups: Sequence[Group]) -> Comparison:
+    """The PyTorch FP32 outputs (and their VIF/Qabf) for every pair of ``groups``, in order, for ``measure``."""
+    return compare(torch_fuser(model), {}, [p for _, pairs in groups for p in pairs], NR_METRICS)
+
+
+def _aggregate(score: Score, precision: str) -> dict[str, Any]:
     res: dict[str, Any] = {
-        "pairs": len(rows),
-        "names": [r["name"] for r in rows],
-        "finite": all(r["finite"] for r in rows),
-        "max_abs_err": max(r["max_abs_err"] for r in rows),
-        "mean_abs_err": float(np.mean([r["mean_abs_err"] for r in rows])),
-        "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
-        "psnr_db_min": float(min(r["psnr_db"] for r in rows)),
-        "ssim": float(np.mean([r["ssim"] for r in rows])),
+        "pairs": len(score.pairs), "names": score.names, "finite": score.finite,
+        "max_abs_err": score.max_abs_err, "mean_abs_err": score.mean_abs_err,
+        "psnr_db": score.psnr_db, "psnr_db_min": score.psnr_db_min, "ssim": score.ssim,
     }
+    ref, got = score.reference_metrics, score.metrics
     for k in NR_METRICS:
-        ref, got = float(np.mean([r[f"{k}_ref"] for r in rows])), float(np.mean([r[k] for r in rows]))
-        res[f"{k}_torch"], res[k], res[f"delta_{k}"] = ref, got, got - ref
+        res[f"{k}_torch"], res[k], res[f"delta_{k}"] = ref[k], got[k], got[k] - ref[k]
     key, op, threshold = GATES[precision]
     value = res[key]
     res["gate"] = f"{key} {op} {threshold:g}"
@@ -120,20 +83,21 @@ def _aggregate(rows: list[dict[str, Any]], precision: str) -> dict[str, Any]:
 
 
 def measure(
-    path: str | os.PathLike[str], groups: Sequence[tuple[Path, Sequence[ParityPair]]], precision: str, threads: int = 0,
+    path: str | os.PathLike[str], groups: Sequence[Group], precision: str, reference: Comparison, threads: int = 0,
 ) -> dict[str, Any]:
-    """Run ``path`` in ONNX Runtime (CPU) on every group of pairs and compare with the references.
+    """Run ``path`` in ONNX Runtime (CPU) on every group of pairs and compare with ``reference`` (``add_reference``).
 
     Returns the pooled result (its ``passed`` also needs every data set to pass) with the
     per-folder results under ``by_data``.
     """
     sess = session(path, threads=threads, qdq_fusions=precision != "int8_fp16")  # FP16 scales: no ORT fusions
-    by_data, rows = {}, []
+    pooled = compare(reference, {precision: session_fuser(sess)}, [p for _, pairs in groups for p in pairs],
+                     NR_METRICS)[precision]
+    by_data, start = {}, 0
     for root, pairs in groups:
-        group = _rows(sess, pairs)
-        by_data[str(root)] = _aggregate(group, precision)
-        rows += group
-    res = _aggregate(rows, precision)
+        by_data[str(root)] = _aggregate(Score(pooled.pairs[start:start + len(pairs)]), precision)
+        start += len(pairs)
+    res = _aggregate(pooled, precision)
     res["passed"] = res["passed"] and all(r["passed"] for r in by_data.values())
     res["by_data"] = by_data
     return res

@@ -14,7 +14,7 @@ from edgefuse.errors import CheckpointError, ConfigError
 from edgefuse.export import parity as par
 from edgefuse.export._io import StageCallback, atomic_path, shown_from_staging, stage
 from edgefuse.files import ensure_writable_dir, file_sha256, write_json_atomic
-from edgefuse.export.calibration import CalibrationSet, cache_key
+from edgefuse.export.calibration import CalibrationSet, cache_key, to_feeds
 from edgefuse.export.config import ExportConfig
 from edgefuse.export.fp16 import convert_fp16
 from edgefuse.export.int8 import QUANT_OPS, quantize_int8
@@ -129,12 +129,19 @@ class _Run:
     calib: CalibrationSet | None = None
     frames: list[Any] | None = None
     groups: list[Any] = field(default_factory=list)
+    reference: Any = None  # the PyTorch FP32 outputs on the parity pairs (a runtime.compare.Comparison)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     simplifier: str = "skipped (--no-simplify)"
     final: Path | None = None  # the output folder the staged files move into when every stage succeeded
 
     def path(self, precision: str) -> Path:
         return self.out / (f"{self.src.name}.onnx" if precision == "fp32" else f"{self.src.name}_{precision}.onnx")
+
+    def parity_reference(self) -> Any:
+        """The PyTorch FP32 outputs on every parity pair, computed once (the INT8 search and parity share them)."""
+        if self.reference is None:
+            self.reference = par.add_reference(self.src.model, self.groups)
+        return self.reference
 
 
 def run_export(cfg: ExportConfig, on_stage: StageCallback | None = None) -> ExportReport:
@@ -196,7 +203,7 @@ def _onnx_stages(run: _Run) -> None:
 def _fp16_stage(run: _Run) -> None:
     with stage("fp16", run.on_stage) as st:
         # two real frames bound the activations well enough; each is a full forward per chunk of outputs
-        feeds = run.frames[:2] if run.frames else [p.feeds for _, group in run.groups for p in group][:2]
+        feeds = run.frames[:2] if run.frames else [to_feeds(p.vis, p.ir) for _, group in run.groups for p in group][:2]
         res = convert_fp16(run.path("fp32"), run.path("fp16"), feeds, run.cfg.fp16_max_abs, run.cfg.threads)
         st.path = res.path
         n = len(res.kept_nodes)
@@ -215,13 +222,17 @@ def _int8_stage(run: _Run) -> None:
                         method=cfg.calib_method, samples=cfg.calib_samples, seed=cfg.seed)
         cache = ensure_writable_dir((run.final or run.out) / "calib_cache", "calibration cache folder") / f"{run.src.name}_{key}.json"
         fp16_kept = list(run.extra.get("fp16", {}).get("fp16", {}).get("kept_fp32_nodes", {}))
+        # the search scores what the parity gate reads: the parity pairs against the PyTorch FP32 model
         res = quantize_int8(run.path("fp32"), run.path("int8"), run.frames, cfg.calib_method, cache,
-                            calib.frames(size, 4, cfg.seed + 1), cfg.psnr_target, cfg.max_fp32_nodes,
-                            fp16_dst=run.path("int8_fp16"), fp16_keep=fp16_kept)
+                            psnr_target=cfg.psnr_target, max_fp32_nodes=cfg.max_fp32_nodes,
+                            fp16_dst=run.path("int8_fp16"), fp16_keep=fp16_kept,
+                            score_pairs=[p for _, group in run.groups for p in group],
+                            reference=run.parity_reference() if cfg.psnr_target is not None else None,
+                            threads=cfg.threads)
         st.path = res.path
         n = len(res.kept_fp32)
         kept = f"{n} node{'s' * (n != 1)} kept FP32" + (f" ({', '.join(res.kept_fp32)})" if res.kept_fp32 else "")
-        psnr = f", calib-set PSNR {res.psnr_db:.1f} dB (FP16 Q/DQ graph)" if res.psnr_db is not None else ""
+        psnr = f", parity-set PSNR {res.psnr_db:.1f} dB (FP16 Q/DQ graph)" if res.psnr_db is not None else ""
         st.note = (f"{cfg.calib_method}, {len(calib.pairs)} pairs/{cfg.calib_samples} views, cache "
                    f"{'hit' if res.cache_hit else 'written'}, {kept}{psnr}; + {res.fp16_path.name}")  # type: ignore[union-attr]
         run.extra["int8"] = {"int8": {
@@ -247,9 +258,9 @@ def _parity_stage(run: _Run) -> None:
     report = run.report
     with stage("parity", run.on_stage) as st:
         pairs = [p for _, group in run.groups for p in group]
-        par.add_reference(run.src.model, pairs)
+        reference = run.parity_reference()
         for p, path in report.artefacts.items():
-            report.parity[p] = par.measure(path, run.groups, p, run.cfg.threads)
+            report.parity[p] = par.measure(path, run.groups, p, reference, run.cfg.threads)
         st.note = f"{len(pairs)} pairs from {', '.join(str(r) for r, _ in run.groups)}: " + "; ".join(
             par.summary(p, r) for p, r in report.parity.items())
         st.ok = not report.failed_gates

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgefuse.baselines import fuse_average, fuse_laplacian, fuse_max
+from edgefuse.data.images import u8_from_float
 from edgefuse.errors import ConfigError, ShapeMismatchError, did_you_mean
 
 METHODS = {"average": fuse_average, "max": fuse_max, "laplacian": fuse_laplacian}
@@ -40,7 +41,7 @@ class ClassicalBackend:
 
     def fuse_u8(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
         out = self._fn(vis.astype(np.float32) / 255.0, ir.astype(np.float32) / 255.0)
-        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return u8_from_float(out)
 
 
 Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]

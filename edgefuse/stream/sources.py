@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import cv2
 import numpy as np
 
-from edgefuse.data.images import IMAGE_SUFFIXES, read_rgb
+from edgefuse.data.images import IMAGE_SUFFIXES, read_rgb, round_u8
 from edgefuse.errors import ConfigError, DataError, StreamError, did_you_mean
 from edgefuse.registry import Registry
 from edgefuse.stream.frames import Frame, RetimedSource, Source, warn_once
@@ -252,7 +252,7 @@ class SyntheticSource(Source):
         self._index = 0
         w, h = size
         ramp = np.linspace(40, 140, w, dtype=np.float32)[None, :] + np.linspace(0, 60, h, dtype=np.float32)[:, None]
-        self._background = np.clip(ramp, 0, 255).astype(np.uint8)
+        self._background = round_u8(ramp)
 
     def _open(self) -> None:
         self._index = 0

@@ -111,7 +111,7 @@ def test_psnr_target_keeps_worst_layers_fp32(fp32_path, calib_frames, tmp_path, 
 
 def test_exact_ranking_measures_each_node(fp32_path, calib_frames, tmp_path):
     from edgefuse.export._ort import run, session
-    from edgefuse.export.metrics import psnr_u8
+    from edgefuse.metrics.similarity import psnr_u8
 
     cache = tmp_path / "c.json"
     base = quantize_int8(fp32_path, tmp_path / "q.onnx", calib_frames, cache=cache).path

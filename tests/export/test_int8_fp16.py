@@ -13,7 +13,7 @@ from edgefuse.export import export_onnx
 from edgefuse.export import int8 as int8_mod
 from edgefuse.export._ort import run, session
 from edgefuse.export.calibration import CalibrationSet
-from edgefuse.export.metrics import psnr_u8
+from edgefuse.metrics.similarity import psnr_u8
 from tests.export.conftest import H, W, requires_fp16
 
 pytestmark = requires_fp16

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edgefuse.data.images import u8_from_float
 from edgefuse.errors import ConfigError, ShapeMismatchError
 
 
@@ -199,7 +200,7 @@ class Backend(ABC):
         if batch is not None and batch > 1:
             v, i = np.repeat(v, batch, axis=0), np.repeat(i, batch, axis=0)
         out = self.infer(v, i)[0, :, :h, :w]
-        return (np.clip(out.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return u8_from_float(out.transpose(1, 2, 0))
 
 
 PRECISIONS = ("fp32", "fp16", "int8")
