@@ -65,8 +65,7 @@ def resolve_model(cfg: ExportConfig) -> ModelSource:
 
     ``--model`` takes what every command takes (a shipped name, a checkpoint; an architecture only
     with ``--random-weights``); neither flag is the shipped default student. ``--weights CKPT`` with
-    ``--model ARCH`` checks that the checkpoint holds that architecture. A text-guided teacher is
-    exported with a fixed text embedding folded in (the text encoder is not part of the network).
+    ``--model ARCH`` checks that the checkpoint holds that architecture.
 
     Raises:
         ConfigError: an architecture without ``--random-weights``.
@@ -89,7 +88,7 @@ def resolve_model(cfg: ExportConfig) -> ModelSource:
     if art.kind not in ("checkpoint", "architecture"):
         raise ConfigError(f"{art.spec} is already an exported {art.kind} file; export takes weights "
                           "(a shipped name, a .safetensors checkpoint, or an architecture with --random-weights)")
-    loaded = TorchLoader(art, text="fixed", seed=cfg.seed)()
+    loaded = TorchLoader(art, text="raw", seed=cfg.seed)()  # a teacher is refused by check_exportable
     if not art.trained:
         logger.warning("exporting %s with random weights (--random-weights): for trying the toolchain, not for "
                        "deployment", art.name)

@@ -121,8 +121,11 @@ def resolve(spec: str | os.PathLike[str] | None = None, *, random_weights: bool 
         CheckpointError: a checkpoint without a valid card.
         UnknownNameError: anything else, with the shipped models listed.
     """
-    text = DEFAULT_MODEL if spec is None else os.fspath(spec)
     shipped = shipped_models()
+    if spec is None and DEFAULT_MODEL not in shipped:
+        raise ConfigError(f"no shipped default model ({DEFAULT_MODEL} is not in this installation): pass a "
+                          "checkpoint (.safetensors), an .onnx file or a plan, or an architecture with --random-weights")
+    text = DEFAULT_MODEL if spec is None else os.fspath(spec)
     if text in shipped:
         path = shipped[text]
         card = _card(path)

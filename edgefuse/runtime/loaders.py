@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 _ALIASES = {"ort": "onnxruntime", "trt": "tensorrt", "pytorch": "torch"}
-TEXT_MODES = ("prior", "fixed")
+TEXT_MODES = ("prior", "fixed", "raw")
 
 
 def canonical_backend(name: str) -> str:
@@ -51,7 +51,8 @@ class TorchLoader:
     A text-guided teacher comes wrapped so that it has the ``(vis, ir)`` contract of every other
     model (``edgefuse.text.conditioning``): ``text="prior"`` annotates each pair and encodes its
     prompt with the text encoder of the teacher's card, as in its training; ``text="fixed"`` feeds
-    one seeded embedding (timing and ONNX export: the text encoder is not part of the network).
+    one seeded embedding (timing: the text encoder is not part of the network); ``text="raw"``
+    leaves the network as it is (export, which refuses teachers: they are not deployed).
     """
 
     artefact: Artefact
@@ -81,7 +82,7 @@ class TorchLoader:
             logger.warning("%s: architecture with random weights (--random-weights); fine for timing, not for images",
                            art.name)
             module = create_model(art.name).eval()
-        if module.text_dim:
+        if module.text_dim and self.text != "raw":
             if self.text == "fixed":
                 module = FixedTextTeacher(module, self.seed)
             elif card is None:

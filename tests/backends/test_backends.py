@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from edgefuse.runtime import open_backend
-from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -101,7 +100,7 @@ def test_static_onnx_refuses_a_wrong_size(static_onnx: Path) -> None:
 
 
 def test_bad_inputs_are_refused() -> None:
-    be = TorchBackend(DEFAULT_MODEL)
+    be = open_backend(model=DEFAULT_MODEL)
     vis, ir = _pair()
     with pytest.raises(ShapeMismatchError, match="vis must be"):
         be.infer(vis[:, :1], ir)
@@ -132,16 +131,20 @@ def test_backend_selection_errors(static_onnx: Path) -> None:
     with pytest.raises(ConfigError, match="cannot run"):
         open_backend(onnx=static_onnx, backend="torch")
     assert open_backend(model=str(static_onnx)).name == "onnxruntime"  # routed by suffix
+    with pytest.raises(ConfigError, match="--channels-last do not apply to the onnxruntime backend"):
+        open_backend(onnx=static_onnx, channels_last=True)
+    with pytest.raises(ConfigError, match="--spin do not apply to the torch backend"):
+        open_backend(model=DEFAULT_MODEL, spin=False)
 
 
 def test_device_and_precision_errors(static_onnx: Path) -> None:
     with pytest.raises(ConfigError, match="fp16 in the torch backend needs"):
-        TorchBackend(DEFAULT_MODEL, precision="fp16")
+        open_backend(model=DEFAULT_MODEL, precision="fp16")
     with pytest.raises(ConfigError, match="precision"):
-        TorchBackend(DEFAULT_MODEL, precision="int4")
+        open_backend(model=DEFAULT_MODEL, precision="int4")
     if not torch.cuda.is_available():
         with pytest.raises(BackendUnavailableError, match="no CUDA GPU"):
-            TorchBackend(DEFAULT_MODEL, device="cuda")
+            open_backend(model=DEFAULT_MODEL, device="cuda")
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -149,8 +152,10 @@ def test_device_and_precision_errors(static_onnx: Path) -> None:
             open_backend(onnx=static_onnx, device="cuda").open()
 
 
-def test_architecture_name_gets_random_weights_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("WARNING"), open_backend(model="edge_nano") as be:
+def test_architecture_name_needs_random_weights_and_then_warns(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ConfigError, match="architecture, not trained weights.*edge_nano_ivf.*--random-weights"):
+        open_backend(model="edge_nano")
+    with caplog.at_level("WARNING"), open_backend(model="edge_nano", random_weights=True) as be:
         assert be.checkpoint is None
         be.infer(*_pair(16, 16))
     assert "random weights" in caplog.text

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgefuse.runtime.backends.torch_backend import TorchBackend
+from edgefuse.runtime import open_backend
 from edgefuse.data.pairs import find_pairs, load_pair
 from edgefuse.fusion import DEFAULT_MODEL
 
@@ -27,9 +27,9 @@ def _sample() -> tuple[np.ndarray, np.ndarray]:
                                                           ("fp16", True, 2e-2), ("fp32", True, 1e-3)])
 def test_cuda_matches_cpu(precision: str, graphs: bool, tol: float) -> None:
     vis, ir = _sample()
-    with TorchBackend(DEFAULT_MODEL) as cpu:
+    with open_backend(model=DEFAULT_MODEL) as cpu:
         ref = cpu.infer(vis, ir)
-    with TorchBackend(DEFAULT_MODEL, device="cuda", precision=precision, cuda_graphs=graphs) as gpu:
+    with open_backend(model=DEFAULT_MODEL, device="cuda", precision=precision, cuda_graphs=graphs) as gpu:
         first = gpu.infer(vis, ir)
         again = gpu.infer(vis, ir)  # with graphs: the replay, not the capture
         stages = gpu.last_stages_ms

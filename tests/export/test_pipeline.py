@@ -119,9 +119,9 @@ def test_cli_export_fp16(tmp_path, nano_ckpt, calib_dir):
 
 
 def test_cli_export_without_weights_or_shipped_model(tmp_path, monkeypatch):
-    import edgefuse.fusion
+    import edgefuse.runtime.artefacts
 
-    monkeypatch.setattr(edgefuse.fusion, "shipped_models", lambda: {})
+    monkeypatch.setattr(edgefuse.runtime.artefacts, "shipped_models", lambda: {})
     result = CliRunner().invoke(cli, ["export", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "pass --weights CKPT" in result.output
+    assert "no shipped default model" in result.output and "--random-weights" in result.output
