@@ -24,8 +24,9 @@ from edgefuse.export.calibration import resize_pair, to_feeds
 from edgefuse.export.config import Size
 from edgefuse.export.metrics import psnr_u8, ssim_u8, u8_hwc
 from edgefuse.metrics.registry import evaluate_rgb
+from edgefuse.resources import sample_dir
 
-SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples" / "ivf"
+DEFAULT_SAMPLES = "ivf"  # the bundled sample set (edgefuse/assets/samples/ivf) when no folder is given
 # (key, comparison, threshold) per precision: FP32 must match the model; reduced precision on PSNR.
 GATES: dict[str, tuple[str, str, float]] = {
     "fp32": ("max_abs_err", "<=", 1e-4),
@@ -53,18 +54,24 @@ class ParityPair:
 
 def load_parity_pairs(folder: str | os.PathLike[str] | None, count: int, size: Size) -> tuple[Path, list[ParityPair]]:
     """``count`` pairs spread evenly over ``folder`` (default: the bundled samples), resized to ``size``."""
-    root = Path(folder) if folder else SAMPLES
+    if not folder:
+        with sample_dir(DEFAULT_SAMPLES) as root:  # read while a zipped install's copy exists
+            return root, _load_pairs(root, count, size)
+    root = Path(folder)
+    return root, _load_pairs(root, count, size)
+
+
+def _load_pairs(root: Path, count: int, size: Size) -> list[ParityPair]:
     found = find_pairs(root)
     picks = sorted({int(round(i)) for i in np.linspace(0, len(found) - 1, min(count, len(found)))}) if found else []
-    pairs = [found[i] for i in picks]
     out = []
-    for pair in pairs:
+    for pair in (found[i] for i in picks):
         loaded = load_pair(pair)
         vis, ir = resize_pair(loaded.vis, loaded.ir, size)
         out.append(ParityPair(pair.name, vis, ir))
     if not out:
         raise DataError(f"no parity pairs in {root}")
-    return root, out
+    return out
 
 
 def add_reference(model: nn.Module, pairs: Sequence[ParityPair]) -> None:
