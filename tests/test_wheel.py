@@ -144,3 +144,10 @@ def test_export_recipe_and_bench(installed):
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads((installed.cwd / "bench.json").read_text())
     assert doc["iters"] == 3 and doc["height"] == 64 and doc["latency_ms"]["p50"] > 0
+
+
+def test_package_code_names_no_folder_outside_the_package():
+    # model cards (assets/models/*.json) are records of the commands that trained them, and stay verbatim
+    hits = [str(p.relative_to(REPO)) for ext in ("py", "yaml", "html") for p in (REPO / "edgefuse").rglob(f"*.{ext}")
+            if "../shared" in p.read_text(encoding="utf-8")]
+    assert not hits, f"these package files name ../shared (the repository's data folder): {hits}"
