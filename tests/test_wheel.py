@@ -87,8 +87,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     res = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
                           "--disable-pip-version-check", "-q", str(wheel)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                        text=True).strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", purelib], text=True).strip())
     (site / "_edgefuse_test_deps.pth").write_text("".join(p + "\n" for p in _dependency_paths()))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
     env.update(PYTHONNOUSERSITE="1", EDGEFUSE_CACHE_DIR=str(work / "cache"), OMP_NUM_THREADS="2")
@@ -133,7 +133,8 @@ def test_export_recipe_and_bench(installed):
                         "--out", "exp", "--threads", "1")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     out = installed.cwd / "exp"
-    for name in ("edge_nano_ivf.onnx", "edge_nano_ivf_fp16.onnx", "edge_nano_ivf_fp16.onnx.json", "resolved_config.yaml"):
+    for name in ("edge_nano_ivf.onnx", "edge_nano_ivf_fp16.onnx", "edge_nano_ivf_fp16.onnx.json",
+                 "resolved_config.yaml"):
         assert (out / name).is_file(), name
     sidecar = json.loads((out / "edge_nano_ivf_fp16.onnx.json").read_text())
     assert sidecar["parity"]["passed"]  # on the bundled samples of the installed package

@@ -64,7 +64,8 @@ def test_fuse_and_eval_a_bundled_sample_set(tmp_path):
     res = run("fuse", "--sample", "medical", "-o", str(out), "-m", "average")
     assert res.exit_code == 0, res.output
     assert [p.name for p in out.iterdir()] == ["11.png"]
-    res = run("eval", "--sample", "medical", "--fused", f"avg={out}", "-m", "average", "--json", str(tmp_path / "r.json"))
+    res = run("eval", "--sample", "medical", "--fused", f"avg={out}", "-m", "average",
+              "--json", str(tmp_path / "r.json"))
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["mean"]["avg"]["VIF"] == pytest.approx(doc["mean"]["average"]["VIF"], rel=1e-9)
