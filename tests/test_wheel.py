@@ -43,11 +43,11 @@ class Installed:
 
 
 def _dependency_paths() -> list[str]:
-    """The running interpreter's package folders (site-packages, dist-packages), none inside the repository."""
+    """The running interpreter's package folders (site-packages, dist-packages), never the source tree itself."""
     paths = []
     for entry in sys.path:
         p = Path(entry or ".").resolve()
-        if p.name in ("site-packages", "dist-packages") and p.is_dir() and REPO not in (p, *p.parents):
+        if p.name in ("site-packages", "dist-packages") and p.is_dir() and not (p / "edgefuse").exists():
             paths.append(str(p))
     return list(dict.fromkeys(paths))
 
@@ -56,6 +56,10 @@ def _build_wheel(work: Path) -> Path:
     for name in ("setuptools", "pip"):
         if importlib.util.find_spec(name) is None:
             pytest.skip(f"{name} is not installed, so the wheel cannot be built offline")
+    import pip
+
+    if tuple(int(x) for x in pip.__version__.split(".")[:2]) < (22, 3):
+        pytest.skip(f"pip {pip.__version__} cannot install into another environment (--python needs pip >= 22.3)")
     src = work / "src"
     src.mkdir()
     for name in SOURCES:
@@ -98,15 +102,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 def test_the_wheel_is_what_runs(installed):
-    code = ("import sys, edgefuse; from importlib.resources import files; "
-            "print(edgefuse.__file__); print(files('edgefuse')); print(sys.path)")
+    code = ("import json, sys, edgefuse; from importlib.resources import files; print(json.dumps(["
+            "edgefuse.__file__, str(files('edgefuse')), sys.path, [f.__module__ for f in sys.meta_path]]))")
     res = subprocess.run([str(installed.python), "-c", code], cwd=installed.cwd, env=installed.env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    module, package, path = res.stdout.splitlines()
+    module, package, path, finders = json.loads(res.stdout)
     assert Path(module).resolve().is_relative_to(installed.site.resolve())
     assert Path(package).resolve() == (installed.site / "edgefuse").resolve()
-    assert str(REPO) not in path  # neither the source tree nor its editable install
+    # neither the source tree on the path nor the repository's editable install (an import hook) active
+    others = [Path(p or installed.cwd).resolve() for p in path if Path(p or installed.cwd).resolve() != installed.site]
+    assert REPO not in others and not any((p / "edgefuse").exists() for p in others), path
+    assert not any("editable" in f.lower() for f in finders), finders
     shipped = installed.site / "edgefuse"
     for rel in ("assets/recipes/jetson_orin_fp16.yaml", "assets/recipes/desktop_int8.yaml",
                 "assets/recipes/README.md", "assets/samples/ivf/vi/00004N.png", "assets/samples/medical/mri/11.png",
