@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
-
+REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "edgefuse")
 
 
