@@ -9,15 +9,18 @@ import click
 from edgefuse.cli.progress import progress
 from edgefuse.data.suite import reference_pairs
 from edgefuse.cli.outputs import check_outputs
+from edgefuse.errors import ConfigError
 from edgefuse.evaluation import report
 from edgefuse.evaluation.runner import columns_from_args, count_steps, evaluate_dataset
 from edgefuse.fusion import check_method, method_names
 from edgefuse.metrics.registry import DEFAULT_METRICS
+from edgefuse.resources import SAMPLE_SETS, sample_dir
 
 
 @click.command("eval")
-@click.option("--data", type=click.Path(path_type=Path), required=True,
-              help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
+@click.option("--sample", type=click.Choice(SAMPLE_SETS),
+              help="Evaluate on a sample set bundled with the package instead of --data: ivf or medical.")
 @click.option("--method", "-m", "methods", multiple=True,
               help=f"Fuse first with a method, shipped model or checkpoint (repeatable): {', '.join(method_names())}.")
 @click.option("--fused", multiple=True, metavar="[LABEL=]DIR",
@@ -31,10 +34,29 @@ from edgefuse.metrics.registry import DEFAULT_METRICS
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="Clean folder a degraded --data suite was built from: score against the clean sources, "
                    "per degradation type.")
-def eval_(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics: str,
+def eval_(data: Path | None, sample: str | None, methods: tuple[str, ...], fused: tuple[str, ...], metrics: str,
           csv_path: Path | None, json_path: Path | None, grid_path: Path | None, grid_pairs: int,
           reference: Path | None) -> None:
-    """Evaluate fusion methods (--method) and/or fused folders (--fused) on a dataset."""
+    """Evaluate fusion methods (--method) and/or fused folders (--fused) on a dataset or a bundled sample set.
+
+    \b
+    edgefuse fuse --sample ivf -o out/fused && edgefuse eval --sample ivf --fused out/fused -m max
+    """
+    if data is not None and sample is not None:
+        raise ConfigError("use either --data DIR or --sample NAME, not both")
+    if data is None and sample is None:
+        raise click.UsageError("give the pairs to score: --data DIR or --sample NAME")
+    if sample is not None:
+        with sample_dir(sample) as folder:
+            _evaluate(folder, methods, fused, metrics, csv_path, json_path, grid_path, grid_pairs, reference)
+    else:
+        assert data is not None
+        _evaluate(data, methods, fused, metrics, csv_path, json_path, grid_path, grid_pairs, reference)
+
+
+def _evaluate(data: Path, methods: tuple[str, ...], fused: tuple[str, ...], metrics: str,
+              csv_path: Path | None, json_path: Path | None, grid_path: Path | None, grid_pairs: int,
+              reference: Path | None) -> None:
     columns = columns_from_args(methods, fused)
     check_outputs(csv_path, json_path, grid_path, grid_pairs)  # before any computing
     for col in columns:

@@ -35,7 +35,8 @@ from edgefuse.errors import EXIT_FAILURE, ConfigError
 @click.option("--opset", type=int, help="ONNX opset (>= 17)  [default: 17]")
 @click.option("--no-simplify", is_flag=True, default=None, help="Keep the graph as exported.")
 @click.option("--out", help="Output folder  [default: export/out]")
-@click.option("--recipe", help="Named recipe in export/ (e.g. jetson_orin_fp16) or a .yaml path; flags override it.")
+@click.option("--recipe", help="Recipe shipped with the package (jetson_orin_fp16, desktop_int8; a NAME in "
+              "./export/NAME.yaml comes first) or a .yaml path; flags override it.")
 @click.option("--workspace", "workspace_mb", type=int, help="TensorRT workspace MiB (engine stage).")
 @click.option("--dla", "dla_core", type=int, help="TensorRT DLA core (engine stage).")
 @click.option("--timing-cache", help="TensorRT timing cache file (engine stage).")

@@ -13,6 +13,7 @@ from edgefuse.data.pairs import Pair, check_pairs, find_pairs, load_pair, pairs_
 from edgefuse.errors import ConfigError, DataError
 from edgefuse.files import refuse_inputs
 from edgefuse.fusion import DEFAULT_METHOD, check_method, create_fuser, method_names
+from edgefuse.resources import SAMPLE_SETS, sample_dir
 
 
 def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None) -> None:
@@ -55,6 +56,9 @@ def _refuse_input_folders(out: Path, pairs: list[Pair]) -> None:
 @click.option("--vis", type=click.Path(path_type=Path), help="Visible (or CT/PET) image, or a folder of them.")
 @click.option("--ir", type=click.Path(path_type=Path), help="IR (or MRI) image, or a folder of them.")
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset folder with ir/ + vi/ (or mri/ + other/).")
+@click.option("--sample", type=click.Choice(SAMPLE_SETS),
+              help="Fuse a sample set bundled with the package instead of --data: ivf (IR/visible) or medical "
+                   "(MRI/PET); `edgefuse list` shows where they are installed.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output image, or folder for many.")
 @click.option("--method", "-m", default=DEFAULT_METHOD, show_default=True,
               help=f"Fusion method, shipped model, .safetensors checkpoint, .onnx file or TensorRT .plan: "
@@ -62,18 +66,30 @@ def _refuse_input_folders(out: Path, pairs: list[Pair]) -> None:
 @click.option("--device", default=None,
               help="Backend device: cpu/cuda (torch), cpu/cuda/tensorrt (ONNX Runtime EP), cuda (TensorRT).")
 @click.option("--ext", default=".png", show_default=True, help="Suffix of images written to an output folder.")
-def fuse(vis: Path | None, ir: Path | None, data: Path | None, out: Path, method: str, device: str | None,
-         ext: str) -> None:
-    """Fuse an IR/visible pair, two folders of pairs, or a dataset folder."""
+def fuse(vis: Path | None, ir: Path | None, data: Path | None, sample: str | None, out: Path, method: str,
+         device: str | None, ext: str) -> None:
+    """Fuse an IR/visible pair, two folders of pairs, a dataset folder or a bundled sample set.
+
+    \b
+    edgefuse fuse --sample ivf -o out/fused          # the bundled IR/visible pairs
+    edgefuse fuse --data DATA/test -o out/fused      # a folder with ir/ + vi/
+    edgefuse fuse --vis v.png --ir i.png -o f.png    # one pair
+    """
     check_method(method)  # unknown names fail before any reading
     ext = ext if ext.startswith(".") else "." + ext
+    if sample is not None:
+        if data is not None or vis is not None or ir is not None:
+            raise ConfigError("use either --sample NAME, --data DIR or --vis/--ir, not several")
+        with sample_dir(sample) as folder:
+            _fuse_folder(method, find_pairs(folder), out, ext, device)
+        return
     if data is not None:
         if vis is not None or ir is not None:
             raise ConfigError("use either --data DIR or --vis/--ir, not both")
         _fuse_folder(method, find_pairs(data), out, ext, device)
         return
     if vis is None or ir is None:
-        raise ConfigError("give --vis and --ir (files or folders), or --data DIR")
+        raise ConfigError("give --vis and --ir (files or folders), --data DIR or --sample ivf")
     if vis.is_dir() != ir.is_dir():
         raise ConfigError(f"--vis {vis} and --ir {ir} must both be files or both be folders")
     if vis.is_dir():

@@ -1,11 +1,13 @@
-"""``edgefuse list``: models (params, GFLOPs), fusion methods and metrics of this install."""
+"""``edgefuse list``: models (params, GFLOPs), fusion methods, metrics and bundled samples of this install."""
 
 from __future__ import annotations
 
 import click
 
+from edgefuse.data.pairs import find_pairs
 from edgefuse.fusion import DEFAULT_METHOD, METHODS, shipped_models
 from edgefuse.metrics.registry import DEFAULT_METRICS, METRICS
+from edgefuse.resources import SAMPLE_SETS, sample_dir
 
 
 @click.command("list")
@@ -13,7 +15,7 @@ from edgefuse.metrics.registry import DEFAULT_METRICS, METRICS
 @click.option("--width", default=640, show_default=True, help="Width for the GFLOPs column.")
 @click.option("--no-flops", is_flag=True, help="Skip counting GFLOPs (a few seconds for the DTPF models).")
 def list_(height: int, width: int, no_flops: bool) -> None:
-    """List model architectures, fusion methods (classical and shipped) and metrics."""
+    """List model architectures, fusion methods (classical and shipped), metrics and bundled samples."""
     from edgefuse.models import MODELS
     from edgefuse.models.profile import model_summary
 
@@ -31,3 +33,8 @@ def list_(height: int, width: int, no_flops: bool) -> None:
     for name in DEFAULT_METRICS:
         info = METRICS.get(name)
         click.echo(f"  {name:8s} {'higher' if info.higher_is_better else 'lower'} is better")
+    click.echo("bundled samples (edgefuse fuse/eval --sample NAME):")
+    for name in SAMPLE_SETS:
+        with sample_dir(name) as folder:
+            n = len(find_pairs(folder))
+            click.echo(f"  {name:8s} {n} pair{'' if n == 1 else 's'}  {folder}")

@@ -13,7 +13,7 @@ from edgefuse.data.images import IMAGE_SUFFIXES, read_ir, read_vis
 from edgefuse.errors import DataError
 
 # (grey-role folder, colour-role folder). Medical pairs: MRI takes the IR role and
-# CT/PET/SPECT the visible role, as in DTPF (PAPER_SPEC 1.2) and ../shared/data.
+# CT/PET/SPECT the visible role, as in DTPF (PAPER_SPEC 1.2) and the Harvard MRI/PET/SPECT releases.
 LAYOUTS = (
     ("ir", "vi"),
     ("ir", "vis"),

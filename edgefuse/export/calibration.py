@@ -31,7 +31,7 @@ def refuse_test_split(folder: str | os.PathLike[str]) -> Path:
     if bad:
         raise DataError(
             f"refusing to calibrate on {folder}: it is a '{bad[0]}' split, and calibrating on test data "
-            "would leak it into the INT8 scales; use a train split, e.g. --calib ../shared/data/msrs/train"
+            "would leak it into the INT8 scales; use a train split, e.g. --calib DATA/train"
         )
     return p
 

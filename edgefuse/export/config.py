@@ -6,14 +6,18 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from edgefuse.config_types import DynamicSpec, Precision, Size, check_field_types, parse_dynamic
 from edgefuse.errors import ConfigError, did_you_mean, reject_unknown
+from edgefuse.resources import asset
 
-REPO_RECIPES = Path(__file__).resolve().parents[2] / "export"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+RECIPE_DIR = "recipes"  # edgefuse/assets/recipes/<name>.yaml, shipped with the package
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 
 
@@ -78,7 +82,7 @@ class ExportConfig:
         if self.precision is Precision.INT8 and not self.calib:
             raise ConfigError(
                 "INT8 needs calibration pairs: pass --calib DIR (a folder with ir/ + vi/, never a test split), "
-                "e.g. --calib ../shared/data/msrs/train"
+                "e.g. --calib DATA/train"
             )
 
     @property
@@ -112,24 +116,29 @@ class ExportConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def recipe_names(folder: Path = REPO_RECIPES) -> list[str]:
-    """Names of the recipes in the top-level ``export/`` folder."""
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped in ``edgefuse/assets/recipes/``."""
+    folder = asset(RECIPE_DIR)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def find_recipe(recipe: str | os.PathLike[str]) -> Path:
-    """A recipe file path, or a name looked up in ./export/ and then in the repo's export/."""
+def find_recipe(recipe: str | os.PathLike[str]) -> Path | Traversable:
+    """A recipe file path, or a name looked up in ./export/ and then among the shipped recipes."""
     p = Path(recipe)
     if p.suffix in (".yaml", ".yml") and p.is_file():
         return p
-    for folder in (Path.cwd() / "export", REPO_RECIPES):
-        candidate = folder / f"{recipe}.yaml"
-        if candidate.is_file():
-            return candidate
+    local = Path.cwd() / "export" / f"{recipe}.yaml"
+    if local.is_file():
+        return local
+    shipped = asset(RECIPE_DIR, f"{recipe}.yaml")
+    if p.name == str(recipe) and shipped.is_file():  # a bare name, never a path into the package
+        return shipped
     names = recipe_names()
     raise ConfigError(
         f"no export recipe {str(recipe)!r}.{did_you_mean(str(recipe), names)}"
-        f" Recipes: {', '.join(names) or 'none'} (in {REPO_RECIPES}), or pass a .yaml path."
+        f" Recipes: {', '.join(names) or 'none'}, or pass a .yaml path."
     )
 
 
@@ -137,7 +146,7 @@ def load_recipe(recipe: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a recipe's options (a YAML mapping; an optional ``description`` key is ignored)."""
     path = find_recipe(recipe)
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"cannot read export recipe {path}: {e}") from e
     if not isinstance(values, dict):

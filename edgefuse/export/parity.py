@@ -21,9 +21,10 @@ from edgefuse.data.pairs import LoadedPair, load_spread
 from edgefuse.errors import DataError
 from edgefuse.export._ort import run, session
 from edgefuse.config_types import Size
+from edgefuse.resources import sample_dir
 from edgefuse.runtime.compare import Comparison, Fuser, Score, compare
 
-SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples" / "ivf"
+DEFAULT_SAMPLES = "ivf"  # the bundled sample set (edgefuse/assets/samples/ivf) when no folder is given
 # (key, comparison, threshold) per precision: FP32 must match the model; reduced precision on PSNR.
 GATES: dict[str, tuple[str, str, float]] = {
     "fp32": ("max_abs_err", "<=", 1e-4),
@@ -38,11 +39,18 @@ Group = tuple[Path, Sequence[LoadedPair]]
 
 def load_parity_pairs(folder: str | os.PathLike[str] | None, count: int, size: Size) -> tuple[Path, list[LoadedPair]]:
     """``count`` pairs spread evenly over ``folder`` (default: the bundled samples), resized to ``size``."""
-    root = Path(folder) if folder else SAMPLES
+    if not folder:
+        with sample_dir(DEFAULT_SAMPLES) as root:  # read while a zipped install's copy exists
+            return root, _load_pairs(root, count, size)
+    root = Path(folder)
+    return root, _load_pairs(root, count, size)
+
+
+def _load_pairs(root: Path, count: int, size: Size) -> list[LoadedPair]:
     out = load_spread(root, count, size)
     if not out:
         raise DataError(f"no parity pairs in {root}")
-    return root, out
+    return out
 
 
 def torch_fuser(model: nn.Module) -> Fuser:

@@ -49,12 +49,13 @@ import cv2
 import numpy as np
 
 from edgefuse.errors import ConfigError, StreamError
+from edgefuse.resources import package_file
 from edgefuse.secrets import redact, redact_obj
 from edgefuse.stream.sink_base import FpsFn, Fused, Sink, SinkKind, register_sink
 
 logger = logging.getLogger(__name__)
 
-PAGE_PATH = os.path.join(os.path.dirname(__file__), "viewer.html")
+PAGE = ("stream", "viewer.html")  # package data, read with importlib.resources
 TILE_W = 480  # width of each of the three tiles in the frame set
 FOOTER = 22
 
@@ -335,8 +336,7 @@ class ViewerSink(Sink):
         server.hits, server.hits_lock = self.hits, threading.Lock()
         server.stats = self._stats
         server.token = self.token
-        with open(PAGE_PATH, "rb") as f:
-            server.page = f.read()
+        server.page = package_file(*PAGE).read_bytes()
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},

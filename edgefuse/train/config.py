@@ -42,7 +42,7 @@ class TrainConfig:
     mode: str = "student"
     model: str = "edge_nano"
     model_config: dict[str, Any] = field(default_factory=dict)
-    data: tuple[str, ...] = ("../shared/data/msrs/train",)
+    data: tuple[str, ...] = ()
     task: str = "ivf"
     iters: int = 2000
     batch: int = 8
@@ -106,8 +106,6 @@ class TrainConfig:
             raise ConfigError(f"vlm_timeout must be > 0 seconds, got {self.vlm_timeout}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
-        if not self.data:
-            raise ConfigError("no training data: pass --data DIR (a folder with ir/ + vi/)")
         from edgefuse.train.objectives import RECIPES, TEXT_SOURCES
 
         if self.teacher_text not in TEXT_SOURCES:
@@ -125,6 +123,8 @@ class TrainConfig:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {self.device!r}")
+        if not self.data:  # no default folder: the package knows no data set's location
+            raise ConfigError("no training data: pass --data DIR (a folder with ir/ + vi/)")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

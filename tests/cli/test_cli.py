@@ -59,6 +59,25 @@ def test_eval_grid_and_medical(tmp_path):
     assert img.shape[0] == 240 + 4 and img.shape[1] == 4 * 240  # IR | visible | 2 methods, 256x256 tiles
 
 
+def test_fuse_and_eval_a_bundled_sample_set(tmp_path):
+    out = tmp_path / "fused"
+    res = run("fuse", "--sample", "medical", "-o", str(out), "-m", "average")
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in out.iterdir()] == ["11.png"]
+    res = run("eval", "--sample", "medical", "--fused", f"avg={out}", "-m", "average",
+              "--json", str(tmp_path / "r.json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["mean"]["avg"]["VIF"] == pytest.approx(doc["mean"]["average"]["VIF"], rel=1e-9)
+    both = run("fuse", "--sample", "ivf", "--data", str(SAMPLES / "ivf"), "-o", str(tmp_path / "x"))
+    assert both.exit_code == 2 and "not several" in both.output
+    assert run("eval", "--sample", "ivf", "--data", str(SAMPLES / "ivf"), "-m", "max").exit_code == 2
+    neither = run("eval", "-m", "max")
+    assert neither.exit_code == 2 and "--data DIR or --sample NAME" in neither.output
+    listed = run("list", "--no-flops")
+    assert f"1 pair  {SAMPLES / 'medical'}" in listed.output
+
+
 def test_fuse_default_method_is_listed():
     res = run("list")
     assert res.exit_code == 0 and "(default)" in res.output and "Qabf" in res.output

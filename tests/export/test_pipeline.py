@@ -96,6 +96,26 @@ def test_recipes_parse():
         load_recipe("jetson_orin_fp61")
 
 
+def test_recipes_ship_in_the_package_and_paths_still_work(tmp_path, monkeypatch):
+    from importlib.resources import files
+
+    shipped = files("edgefuse") / "assets" / "recipes"
+    assert recipe_names() == sorted(p.name[:-5] for p in shipped.iterdir() if p.name.endswith(".yaml"))
+    for name in recipe_names():
+        assert "../" not in (shipped / f"{name}.yaml").read_text()  # no folder outside the package
+    with pytest.raises(ConfigError, match="--calib DIR"):
+        ExportConfig.from_recipe("desktop_int8")
+    own = tmp_path / "mine.yaml"
+    own.write_text("precision: fp32\nheight: 32\nwidth: 48\n")
+    assert ExportConfig.from_recipe(own).precision.value == "fp32"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "jetson_orin_fp16.yaml").write_text("precision: fp32\n")
+    assert load_recipe("jetson_orin_fp16") == {"precision": "fp32"}  # ./export/ comes first
+    with pytest.raises(ConfigError, match="no export recipe"):
+        load_recipe("../recipes/jetson_orin_fp16")  # a bare name only, never a path into the package
+
+
 @pytest.mark.parametrize("cmd", [["export"], ["build"], ["inspect"]])
 def test_help(cmd):
     result = CliRunner().invoke(cli, [*cmd, "--help"])

@@ -251,7 +251,7 @@ def test_timeout_is_configurable_from_the_training_config(server, night_pair):
     from edgefuse.train.config import TrainConfig
     from edgefuse.text.priors import create_annotator
 
-    cfg = TrainConfig(annotator=server.url, vlm_timeout=0.25)
+    cfg = TrainConfig(data=("pairs",), annotator=server.url, vlm_timeout=0.25)
     assert create_annotator(cfg.annotator, cfg.vlm_model, cfg.vlm_timeout).timeout == 0.25
     with pytest.raises(ConfigError, match="vlm_timeout"):
         TrainConfig(vlm_timeout=0)

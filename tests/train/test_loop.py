@@ -71,6 +71,19 @@ def test_config_errors():
         TrainConfig.from_dict({"iter": 3})
 
 
+def test_no_default_data_folder():
+    assert TrainConfig.__dataclass_fields__["data"].default == ()
+    with pytest.raises(ConfigError, match="no training data: pass --data DIR"):
+        TrainConfig()
+    from click.testing import CliRunner
+
+    from edgefuse.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["train", "--iters", "1"])
+    assert res.exit_code == 2 and res.output.strip().splitlines() == [
+        "error: no training data: pass --data DIR (a folder with ir/ + vi/)"]
+
+
 def test_test_split_is_refused(tmp_path):
     root = write_pair_dataset(tmp_path / "x" / "test", ["a", "b"], h=40, w=48)
     with pytest.raises(ConfigError, match="test"):
