@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from edgefuse.export.parity import SAMPLES
+from tests.helpers import SAMPLES
 from tests.export.conftest import H, W, requires_fp16
 
 pytestmark = [pytest.mark.ort, requires_fp16]
@@ -34,7 +34,7 @@ def shipped_int8(tmp_path_factory, calib_dir):
 def _bench_accuracy(path):
     from edgefuse.bench import BenchConfig, run_bench
 
-    res = run_bench(BenchConfig(onnx=str(path), data=str(SAMPLES), accuracy_pairs=8, iters=1, warmup=0, threads=1))
+    res = run_bench(BenchConfig(onnx=str(path), data=str(SAMPLES / "ivf"), accuracy_pairs=8, iters=1, warmup=0, threads=1))
     return res["accuracy"]
 
 
