@@ -249,7 +249,7 @@ def benchmark(backend: Backend, cfg: BenchConfig, progress: Progress | None = No
 
 
 def _versions(backend: Backend) -> dict[str, str]:
-    from edgefuse import __version__
+    from edgefuse._version import __version__
 
     out = {"edgefuse": __version__, "python": platform.python_version(), "numpy": np.__version__}
     out.update(backend.versions())

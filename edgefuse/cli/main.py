@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from edgefuse import __version__
+from edgefuse._version import __version__
 from edgefuse.errors import EdgefuseError
 
 

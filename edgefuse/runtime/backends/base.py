@@ -184,14 +184,27 @@ class Backend(ABC):
 
     def fuse_u8(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
         """HxWx3 uint8 RGB + HxW uint8 -> fused HxWx3 uint8 RGB (pads, infers, crops)."""
+        self._check_pair(vis, ir, "fuse_u8")
+        out = self._fuse_padded(vis.astype(np.float32) / 255.0, ir.astype(np.float32) / 255.0)
+        return u8_from_float(out)
+
+    def fuse_float(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        """HxWx3 float RGB + HxW float, in [0, 1] -> fused HxWx3 float32 (pads, infers, crops; no rounding)."""
+        self._check_pair(vis, ir, "fuse_float")
+        return np.ascontiguousarray(self._fuse_padded(vis.astype(np.float32), ir.astype(np.float32)))
+
+    @staticmethod
+    def _check_pair(vis: np.ndarray, ir: np.ndarray, what: str) -> None:
         if vis.ndim != 3 or vis.shape[2] != 3 or ir.ndim != 2 or ir.shape != vis.shape[:2]:
             raise ShapeMismatchError(
-                f"fuse_u8 takes an HxWx3 visible and an HxW IR image of the same size; got {vis.shape} and {ir.shape}"
+                f"{what} takes an HxWx3 visible and an HxW IR image of the same size; got {vis.shape} and {ir.shape}"
             )
+
+    def _fuse_padded(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
         h, w = ir.shape
         ph, pw = self.padded_size(h, w)
-        v = vis.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
-        i = ir.astype(np.float32)[None, None] / 255.0
+        v = vis.transpose(2, 0, 1)[None]
+        i = ir[None, None]
         if (ph, pw) != (h, w):
             pad = ((0, 0), (0, 0), (0, ph - h), (0, pw - w))
             mode = "reflect" if h > 1 and w > 1 else "edge"
@@ -199,8 +212,7 @@ class Backend(ABC):
         batch = self.static_batch
         if batch is not None and batch > 1:
             v, i = np.repeat(v, batch, axis=0), np.repeat(i, batch, axis=0)
-        out = self.infer(v, i)[0, :, :h, :w]
-        return u8_from_float(out.transpose(1, 2, 0))
+        return self.infer(v, i)[0, :, :h, :w].transpose(1, 2, 0)
 
 
 PRECISIONS = ("fp32", "fp16", "int8")
