@@ -113,11 +113,11 @@ def create_fuser(method: str = DEFAULT_METHOD, device: str | None = None, thread
     return tiled_fuser(backend.fuse_u8, multiple=backend.size_multiple, static_hw=backend.static_hw)
 
 
-def check_method(method: str, random_weights: bool = False) -> None:
-    """Raise early (before any reading) if ``method`` cannot be resolved."""
+def check_method(method: str, random_weights: bool = False) -> Artefact | None:
+    """Raise early (before any reading) if ``method`` cannot be resolved; the artefact (``None``: classical)."""
     if method in METHODS:
-        return
+        return None
     try:
-        resolve(method, random_weights=random_weights)
+        return resolve(method, random_weights=random_weights)
     except UnknownNameError:
         raise _unknown(method) from None

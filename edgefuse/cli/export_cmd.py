@@ -52,6 +52,9 @@ def export_cmd(recipe: str | None, no_simplify: bool | None, parity_dir: tuple[s
         flags["simplify"] = False
     flags["parity"] = parity_dir or None
     cfg = ExportConfig.from_recipe(recipe, **flags)
+    from edgefuse.runtime import resolve
+
+    click.echo(resolve(cfg.weights or cfg.model, random_weights=cfg.random_weights).summary(), err=True)
 
     def show(result: StageResult) -> None:
         click.echo(result.line())

@@ -16,23 +16,24 @@ from edgefuse.fusion import DEFAULT_METHOD, check_method, create_fuser, method_n
 from edgefuse.resources import SAMPLE_SETS, sample_dir
 
 
-def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None) -> None:
+def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None, random_weights: bool = False) -> None:
     if out.exists() and out.is_dir():
         raise ConfigError(f"-o {out} is a folder; give an image file name such as {out / 'fused.png'}")
     refuse_inputs(out, (vis, ir))  # before anything is read or written
     pair = Pair(vis.stem, ir, vis)
     loaded = load_pair(pair)
-    fused = create_fuser(method, device)(loaded.vis, loaded.ir)
+    fused = create_fuser(method, device, random_weights=random_weights)(loaded.vis, loaded.ir)
     write_image(out, fused, inputs=(vis, ir))
     click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
 
 
-def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None) -> None:
+def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None,
+                 random_weights: bool = False) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out} is a file; folders of pairs need an output folder")
     _refuse_input_folders(out, pairs)
     check_pairs(pairs)  # every input decodes and matches in size before anything is written
-    fuser = create_fuser(method, device)  # the fastest path (ONNX Runtime for weights on the CPU)
+    fuser = create_fuser(method, device, random_weights=random_weights)  # the fastest path (ONNX Runtime for weights on the CPU)
     with progress(len(pairs), f"fuse ({method})") as bar:
         for pair in pairs:
             loaded = load_pair(pair)
@@ -66,8 +67,10 @@ def _refuse_input_folders(out: Path, pairs: list[Pair]) -> None:
 @click.option("--device", default=None,
               help="Backend device: cpu/cuda (torch), cpu/cuda/tensorrt (ONNX Runtime EP), cuda (TensorRT).")
 @click.option("--ext", default=".png", show_default=True, help="Suffix of images written to an output folder.")
+@click.option("--random-weights", is_flag=True, help="Let -m be an architecture name (seeded random weights: for "
+              "trying the toolchain; the images mean nothing).")
 def fuse(vis: Path | None, ir: Path | None, data: Path | None, sample: str | None, out: Path, method: str,
-         device: str | None, ext: str) -> None:
+         device: str | None, ext: str, random_weights: bool) -> None:
     """Fuse an IR/visible pair, two folders of pairs, a dataset folder or a bundled sample set.
 
     \b
@@ -75,30 +78,32 @@ def fuse(vis: Path | None, ir: Path | None, data: Path | None, sample: str | Non
     edgefuse fuse --data DATA/test -o out/fused      # a folder with ir/ + vi/
     edgefuse fuse --vis v.png --ir i.png -o f.png    # one pair
     """
-    check_method(method)  # unknown names fail before any reading
+    art = check_method(method, random_weights)  # unknown names fail before any reading
+    if art is not None:
+        click.echo(art.summary(), err=True)
     ext = ext if ext.startswith(".") else "." + ext
     if sample is not None:
         if data is not None or vis is not None or ir is not None:
             raise ConfigError("use either --sample NAME, --data DIR or --vis/--ir, not several")
         with sample_dir(sample) as folder:
-            _fuse_folder(method, find_pairs(folder), out, ext, device)
+            _fuse_folder(method, find_pairs(folder), out, ext, device, random_weights)
         return
     if data is not None:
         if vis is not None or ir is not None:
             raise ConfigError("use either --data DIR or --vis/--ir, not both")
-        _fuse_folder(method, find_pairs(data), out, ext, device)
+        _fuse_folder(method, find_pairs(data), out, ext, device, random_weights)
         return
     if vis is None or ir is None:
         raise ConfigError("give --vis and --ir (files or folders), --data DIR or --sample ivf")
     if vis.is_dir() != ir.is_dir():
         raise ConfigError(f"--vis {vis} and --ir {ir} must both be files or both be folders")
     if vis.is_dir():
-        _fuse_folder(method, pairs_from_folders(ir, vis), out, ext, device)
+        _fuse_folder(method, pairs_from_folders(ir, vis), out, ext, device, random_weights)
     else:
         for p in (vis, ir):
             if not p.exists():
                 raise DataError(f"image not found: {p}")
-        _fuse_one(method, vis, ir, out, device)
+        _fuse_one(method, vis, ir, out, device, random_weights)
 
 
 __all__ = ["fuse", "read_ir", "read_vis"]

@@ -61,6 +61,10 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, random_w
 
     if method is not None and (engine or onnx or model):
         raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
+    if method is None:
+        from edgefuse.runtime import resolve
+
+        click.echo(resolve(engine or onnx or model, random_weights=random_weights).summary(), err=True)
 
     def ready(runner: StreamRunner) -> None:
         if not runner.sinks:

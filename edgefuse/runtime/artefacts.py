@@ -91,6 +91,13 @@ class Artefact:
         return bool(self.card and (self.card.get("config") or {}).get("text_dim")) or bool(
             self.card and (self.card.get("training") or {}).get("mode") == "teacher")
 
+    def summary(self) -> str:
+        """One line naming what the spec resolved to; every command prints the same line for the same spec."""
+        where = f" {self.path}" if self.path is not None else ""
+        what = "shipped checkpoint" if self.shipped else {"architecture": "architecture"}.get(self.kind, self.kind)
+        weights = "trained" if self.trained else "random weights"
+        return f"model {self.spec}: {what} {self.name}{where} ({self.architecture or 'architecture unknown'}, {weights})"
+
     def describe(self) -> dict[str, Any]:
         """The resolution, as ``edgefuse`` commands print it (the same for every command)."""
         return {"spec": self.spec, "kind": self.kind, "name": self.name,

@@ -197,3 +197,12 @@ def test_fuse_command_runs_an_onnx_file(tmp_path: Path) -> None:
                               "-o", str(tmp_path / "x.png")])
     assert res.exit_code == 2 and "ONNX file not found" in res.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_ort_input_specs_do_not_open_a_session(static_onnx: Path) -> None:
+    be = open_backend(onnx=static_onnx)
+    specs = be.input_specs
+    assert be.session is None and not be._opened  # reading the I/O is no side effect
+    assert [s.name for s in specs] == ["vis", "ir"] and be.static_hw == (48, 64)
+    with be:
+        assert [s.to_dict() for s in be.input_specs] == [s.to_dict() for s in specs]

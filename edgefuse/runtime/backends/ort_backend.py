@@ -120,6 +120,7 @@ class OrtBackend(Backend):
         self._ort: Any = None
         self._inputs: list[TensorSpec] = []
         self._outputs: list[TensorSpec] = []
+        self._file_specs: tuple[list[TensorSpec], list[TensorSpec]] | None = None
 
     def _open(self) -> None:
         try:
@@ -168,15 +169,34 @@ class OrtBackend(Backend):
 
     @property
     def input_specs(self) -> list[TensorSpec]:
+        """The graph's inputs: from the session once open, else read from the file (no session is created)."""
         if self.session is None:
-            self.open()
+            return self._graph_specs()[0]
         return self._inputs
 
     @property
     def output_specs(self) -> list[TensorSpec]:
         if self.session is None:
-            self.open()
+            return self._graph_specs()[1]
         return self._outputs
+
+    def _graph_specs(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        if self._file_specs is None:
+            import onnx
+
+            try:
+                graph = onnx.load(str(self.path), load_external_data=False).graph
+            except Exception as e:  # protobuf DecodeError and friends
+                raise DataError(f"{self.path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:200]})") from e
+
+            def spec(vi: Any) -> TensorSpec:
+                dims = tuple(d.dim_value if d.dim_value > 0 else None for d in vi.type.tensor_type.shape.dim)
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type).name
+                return TensorSpec(vi.name, dims, dtype)
+
+            inputs = sorted((spec(i) for i in graph.input), key=lambda t: t.name != "vis")
+            self._file_specs = (inputs, [spec(o) for o in graph.output])
+        return self._file_specs
 
     @property
     def providers(self) -> list[str]:
