@@ -11,6 +11,7 @@ from torch import nn
 from edgefuse.errors import ConfigError, ShapeMismatchError
 from edgefuse.models import DTPF, MODELS
 from edgefuse.models.layers import TextGuide
+from edgefuse.models.layers.attention import attention_layers
 from tests.models.dtpf_helpers import pair, tiny
 
 
@@ -112,3 +113,13 @@ def test_input_errors() -> None:
 def test_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         DTPF(**kwargs)
+
+
+def test_ocab_path_is_chosen_per_instance() -> None:
+    """``windows_first`` reaches every OCAB of that network only, and both paths give the same image."""
+    fast, textbook = tiny(), tiny(windows_first=False)
+    assert attention_layers(fast) and all(m.windows_first for m in attention_layers(fast))
+    assert not any(m.windows_first for m in attention_layers(textbook))
+    vis, ir = pair(64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(textbook(vis, ir), fast(vis, ir), atol=1e-5, rtol=1e-5)
