@@ -119,7 +119,7 @@ def _fuse(model, card, vis: np.ndarray, ir: np.ndarray, events: tuple[str, ...] 
     v = torch.from_numpy(float_from_u8(vis).transpose(2, 0, 1).copy())[None]
     i = torch.from_numpy(float_from_u8(ir).copy())[None, None]
     with torch.inference_mode():
-        if getattr(model, "text_dim", None):
+        if model.text_dim:
             text = _prior(card)(vis, ir, events)
             out = model(v, i, text)
         else:

@@ -45,6 +45,7 @@ from edgefuse.runtime.backends.ort_backend import OrtBackend
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
 from edgefuse.bench.models import bench_model, timing_spec
+from edgefuse.models.contract import size_multiple_of
 
 STUDENTS = ("dtpf_student", "edge_nano", "edge_small")
 FULL_SIZES = {"256x256": (256, 256), "480x640": (480, 640)}
@@ -87,7 +88,7 @@ def plan_cells(quick: bool) -> list[Cell]:
 
 
 def compute_size(model: torch.nn.Module, size: tuple[int, int]) -> tuple[int, int]:
-    m = int(getattr(model, "size_multiple", 1) or 1)
+    m = size_multiple_of(model)
     return -(-size[0] // m) * m, -(-size[1] // m) * m
 
 
@@ -125,7 +126,7 @@ class Artefacts:
 
         src = self.fp32(name, model, hw)
         dst = self.work / f"{name}_{hw[0]}x{hw[1]}_int8.onnx"
-        dtpf = int(getattr(model, "size_multiple", 1) or 1) > 1
+        dtpf = size_multiple_of(model) > 1
         calib_hw = (64, 64) if dtpf and self.quick else ((128, 128) if dtpf else hw)
         cache = self.work / f"{name}_{calib_hw[0]}x{calib_hw[1]}_calib.json"
         frames = self.calib.frames(calib_hw, self.samples, seed=0)

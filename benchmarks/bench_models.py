@@ -30,7 +30,7 @@ H, W = 480, 640
 
 def _inputs(model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
     args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, H, W), torch.rand(1, 1, H, W))
-    if getattr(model, "text_dim", None):
+    if model.text_dim:
         args += (torch.rand(1, model.text_dim),)
     return args
 

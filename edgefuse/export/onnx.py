@@ -14,6 +14,7 @@ from torch import nn
 from edgefuse.errors import ConfigError, ExportError
 from edgefuse.export._io import atomic_path
 from edgefuse.config_types import DynamicSpec, Size
+from edgefuse.models.contract import size_multiple_of, text_dim_of
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ MIN_SIDE = 8  # the edge students work at 1/8 resolution; DTPF needs its 64-pixe
 
 def size_rule(model: nn.Module) -> int:
     """The multiple that H and W must have at the graph input (DTPF: 64; edge models: 1)."""
-    return int(getattr(model, "size_multiple", 1) or 1)
+    return size_multiple_of(model)
 
 
 def check_exportable(model: nn.Module, sizes: Sequence[Size]) -> None:
@@ -35,7 +36,7 @@ def check_exportable(model: nn.Module, sizes: Sequence[Size]) -> None:
         ConfigError: a height or width is not a multiple of the model's ``size_multiple``
             or is smaller than the smallest side the graph supports.
     """
-    text_dim = getattr(model, "text_dim", None)
+    text_dim = text_dim_of(model)
     if text_dim is not None:
         raise ExportError(
             f"{type(model).__name__} with text_dim={text_dim} is a text-guided teacher: teachers are not deployed "

@@ -108,3 +108,18 @@ class FusionModel(nn.Module, metaclass=ABCMeta):
             )
         if tuple(text.shape) != expected:
             raise ShapeMismatchError(f"text must be {expected} for {name}; got {tuple(text.shape)}")
+
+
+def size_multiple_of(model: nn.Module) -> int:
+    """The size rule of any ``(vis, ir) -> fused`` module: a FusionModel's or a wrapper's declared value, else 1.
+
+    The one place that reads the contract from modules that may not subclass :class:`FusionModel`
+    (wrappers such as ``FixedTextTeacher``, a user's own module handed to a backend or the exporter).
+    """
+    return int(getattr(model, "size_multiple", 1) or 1)
+
+
+def text_dim_of(model: nn.Module) -> int | None:
+    """The text width a module takes (``None``: text-free), read the same way as :func:`size_multiple_of`."""
+    dim = getattr(model, "text_dim", None)
+    return int(dim) if dim else None

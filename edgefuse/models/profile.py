@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from edgefuse.models.layers.attention import projections_before_windows
+from edgefuse.models.contract import text_dim_of
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -44,7 +45,7 @@ def count_flops(model: nn.Module, height: int, width: int, batch: int = 1) -> fl
     vis = torch.zeros(batch, getattr(model, "vis_channels", 3), height, width, **kwargs)
     ir = torch.zeros(batch, getattr(model, "ir_channels", 1), height, width, **kwargs)
     args: tuple[torch.Tensor, ...] = (vis, ir)
-    text_dim = getattr(model, "text_dim", None)
+    text_dim = text_dim_of(model)
     if text_dim is not None:
         args += (torch.zeros(batch, text_dim, **kwargs),)
     was_training = model.training
@@ -69,4 +70,4 @@ def model_summary(name: str, height: int = 480, width: int = 640, flops: bool = 
         model = create_model(name)
     gflops = count_flops(model, height, width) if flops else None
     return {"name": name, "params": count_params(model), "gflops": gflops,
-            "text_dim": getattr(model, "text_dim", None)}
+            "text_dim": text_dim_of(model)}

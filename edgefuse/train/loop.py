@@ -113,7 +113,7 @@ class Trainer:
             self.teacher, self.teacher_card = load_checkpoint(cfg.teacher)  # type: ignore[arg-type]
             self.teacher_sha256 = file_sha256(cfg.teacher)  # type: ignore[arg-type]  # once: cards and last.pt reuse it
             self.teacher.requires_grad_(False).eval().to(self.device)
-            self.teacher_card["text_dim"] = getattr(self.teacher, "text_dim", None)
+            self.teacher_card["text_dim"] = self.teacher.text_dim
             training = self.teacher_card.get("training", {})
             encoder_name = training.get("text_encoder", encoder_name)
             weights = training.get("text_weights", weights)
@@ -180,7 +180,7 @@ class Trainer:
             overrides.setdefault("text_dim", self.prompts.dim)  # type: ignore[union-attr]
             overrides.setdefault("clamp_output", False)
         model = create_model(self.cfg.model, **overrides)
-        if self.cfg.mode != "teacher" and getattr(model, "text_dim", None):
+        if self.cfg.mode != "teacher" and model.text_dim:
             raise_cfg = f"model {self.cfg.model!r} takes text; train it with mode 'teacher'"
             from edgefuse.errors import ConfigError
 

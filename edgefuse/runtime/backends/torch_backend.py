@@ -12,6 +12,7 @@ from torch import nn
 
 from edgefuse.runtime.backends.base import Backend, TensorSpec, check_precision
 from edgefuse.errors import BackendUnavailableError, ConfigError
+from edgefuse.models.contract import text_dim_of
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class TorchBackend(Backend):
             module, self.label, self.checkpoint = loaded, type(loaded).__name__, None
         else:
             module, self.label, self.checkpoint = loaded.module, loaded.name, loaded.checkpoint
-        if getattr(module, "text_dim", None):
+        if text_dim_of(module):
             raise ConfigError(f"{self.label} takes a text: wrap it in edgefuse.text.conditioning (the loader does)")
         self.model = module.eval().to(self.device)
         if self.precision == "fp16":
