@@ -9,6 +9,10 @@ degradations and seeds; they differ only in the teacher:
     ft_distilled    edgefuse distill --teacher TEACHER --init DEFAULT  (calibrated recipe)
     start           the starting weights themselves (seed 0 only: nothing random)
 
+With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
+same way first (``teacher_ft``, seed 1: ``edgefuse train --mode teacher --init CKPT --teacher-text oracle``,
+same degradations and iterations) and the distilled arm learns from it.
+
 Evaluation and report are those of ``benchmarks/ablation.py`` (clean test splits, the degradation
 suite of each test split scored against the clean sources, mean ± std over seeds, paired differences
 with 95 % t intervals).
@@ -40,11 +44,15 @@ DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.sa
 
 def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     out = Path(args.out) / f"{arm}_s{seed}"
+    init = args.teacher_init if arm == "teacher_ft" else args.init
     common = [f"--data={d}" for d in ab.IVF_TRAIN] + [
         "--iters", str(args.iters), "--batch", str(args.batch), "--crop", str(args.crop), "--lr", str(args.lr),
         "--seed", str(seed), "--val-every", str(args.iters), "--val-pairs", "4", "--ckpt-every", "100",
         "--threads", "1", "--degrade", args.degrade, "--clean-ratio", str(args.clean_ratio),
-        "--init", str(args.init), "--out", str(out)]
+        "--init", str(init), "--out", str(out)]
+    if arm == "teacher_ft":
+        return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", "oracle",
+                *common]
     if arm == "ft_plain":
         return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
     return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", "edge_nano", "--recipe", "calibrated",
@@ -59,23 +67,25 @@ def stage_train(args: argparse.Namespace) -> None:
         start.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.init, start / "model.safetensors")
         shutil.copyfile(Path(args.init).with_suffix(".json"), start / "model.json")
-    for seed in args.seeds:
-        for arm in ARMS:
-            if ab._done(arm, seed, args):
-                continue
-            t0 = time.time()
-            rc, sec = ab._run(train_command(arm, seed, args), out / f"{arm}_s{seed}.out")
-            line = f"{arm} seed {seed}: exit {rc} in {sec:.0f} s"
-            print(line, flush=True)
-            with open(out / "train_log.txt", "a") as f:
-                f.write(line + f" (started {time.strftime('%H:%M:%S', time.gmtime(t0))} UTC)\n")
-            if rc != 0:
-                sys.exit(f"training {arm} seed {seed} failed; see {out / f'{arm}_s{seed}.out'}")
+    order = [("teacher_ft", args.seeds[0])] if args.teacher_init else []
+    order += [(arm, seed) for seed in args.seeds for arm in ARMS]
+    for arm, seed in order:
+        if ab._done(arm, seed, args):
+            continue
+        t0 = time.time()
+        rc, sec = ab._run(train_command(arm, seed, args), out / f"{arm}_s{seed}.out")
+        line = f"{arm} seed {seed}: exit {rc} in {sec:.0f} s"
+        print(line, flush=True)
+        with open(out / "train_log.txt", "a") as f:
+            f.write(line + f" (started {time.strftime('%H:%M:%S', time.gmtime(t0))} UTC)\n")
+        if rc != 0:
+            sys.exit(f"training {arm} seed {seed} failed; see {out / f'{arm}_s{seed}.out'}")
 
 
 def stage_eval(args: argparse.Namespace) -> None:
     suites = ab.build_suites(args)
-    jobs = [("start", 0)] + [(a, s) for s in args.seeds for a in ARMS]
+    jobs = [("start", 0)] + ([("teacher_ft", args.seeds[0])] if args.teacher_init else [])
+    jobs += [(a, s) for s in args.seeds for a in ARMS]
     for arm, seed in jobs:
         ab.evaluate_arm(arm, seed, args, suites)
         print(f"evaluated {arm} seed {seed}", flush=True)
@@ -83,7 +93,9 @@ def stage_eval(args: argparse.Namespace) -> None:
 
 def stage_report(args: argparse.Namespace) -> None:
     evals = {}
-    for arm, seeds in (("start", [0]), *((a, args.seeds) for a in ARMS)):
+    shown = ("start", *(("teacher_ft",) if args.teacher_init else ()), *ARMS)
+    seeds_of = {"start": [0], "teacher_ft": args.seeds[:1]}
+    for arm, seeds in ((a, seeds_of.get(a, args.seeds)) for a in shown):
         for s in seeds:
             f = Path(args.out) / "eval" / f"{arm}_s{s}.json"
             if f.is_file():
@@ -95,15 +107,17 @@ def stage_report(args: argparse.Namespace) -> None:
     lines = ["# Degradation-aware fine-tuning of the shipped student: with vs without the teacher", "",
              f"Seeds {', '.join(map(str, args.seeds))}; {args.iters} iterations from `{_rel(args.init)}`, batch "
              f"{args.batch}, crop {args.crop}, lr {args.lr}, degradations `{args.degrade}` (severities 1-3, "
-             f"{args.clean_ratio:.0%} clean); teacher `{_rel(args.teacher)}` (calibrated recipe). Suite: "
+             f"{args.clean_ratio:.0%} clean); teacher `{_rel(args.teacher)}` (calibrated recipe"
+             + (f"; fine-tuned from `{_rel(args.teacher_init)}` the same way, seed {args.seeds[0]}, oracle text"
+                if args.teacher_init else "") + "). Suite: "
              f"`edgefuse degrade --severity {args.severity} --seed 0` of each test split, scored against the clean "
              "sources (mean over types)" + (f"; first {args.max_pairs} pairs per set" if args.max_pairs else "") + ".",
              ""]
     summary: dict = {"arms": {}, "comparisons": []}
     for metric in ab.METRICS[:2]:
         lines += [f"## {metric}", "", "| arm | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
-        for arm in ("start", *ARMS):
-            seeds = [0] if arm == "start" else args.seeds
+        for arm in shown:
+            seeds = seeds_of.get(arm, args.seeds)
             cells = []
             for st in sets:
                 vals = [ab._score(evals[(arm, s)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
@@ -119,6 +133,8 @@ def stage_report(args: argparse.Namespace) -> None:
     lines += ["## Paired differences over seeds (95 % t interval)", "",
               "| comparison | set | ΔVIF | ΔQabf | supported |", "|---|---|---|---|---|"]
     for a, b, label in (("ft_distilled", "ft_plain", "fine-tuned: distilled vs plain"),
+                        *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init
+                          else ()),
                         ("ft_distilled", "start", "distilled fine-tune vs starting weights"),
                         ("ft_plain", "start", "plain fine-tune vs starting weights")):
         for st in sets:
@@ -127,8 +143,9 @@ def stage_report(args: argparse.Namespace) -> None:
                 diffs = []
                 for s in args.seeds:
                     sb = 0 if b == "start" else s
-                    if (a, s) in evals and (b, sb) in evals:
-                        diffs.append(ab._score(evals[(a, s)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
+                    sa = args.seeds[0] if a == "teacher_ft" else s
+                    if (a, sa) in evals and (b, sb) in evals:
+                        diffs.append(ab._score(evals[(a, sa)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
                                      - ab._score(evals[(b, sb)]["sets"][f"{st}/right"], metric, st.endswith("suite")))
                 if len(diffs) < 2:
                     cells.append("—")
@@ -141,21 +158,22 @@ def stage_report(args: argparse.Namespace) -> None:
                                                "mean": mean, "half_width": half})
             lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
     lines += ["", "## Per degradation type (msrs/test suite, VIF / Qabf, seed mean)", "",
-              "| type | " + " | ".join(("start", *ARMS)) + " |", "|---|" + "---|" * (1 + len(ARMS))]
+              "| type | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
     key = "msrs/test/suite/right"
     types = sorted({r["type"] for ev in evals.values() for r in ev["sets"].get(key, [])})
     for t in types:
         cells = []
-        for arm in ("start", *ARMS):
-            seeds = [0] if arm == "start" else args.seeds
+        for arm in shown:
+            seeds = seeds_of.get(arm, args.seeds)
             vif, qabf = ([np.mean([r[m] for r in evals[(arm, s)]["sets"][key] if r["type"] == t])
                           for s in seeds if (arm, s) in evals] for m in ("VIF", "Qabf"))
             cells.append(f"{np.mean(vif):.3f} / {np.mean(qabf):.3f}" if vif else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
-    (res / "finetune.md").write_text("\n".join(lines) + "\n")
-    (res / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
+    stem = args.report_name
+    (res / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (res / f"{stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print("\n".join(lines))
 
 
@@ -178,12 +196,16 @@ def main() -> None:
     p.add_argument("--clean-ratio", type=float, default=0.5)
     p.add_argument("--init", default=str(DEFAULT_INIT))
     p.add_argument("--teacher", default=str(DEFAULT_TEACHER))
+    p.add_argument("--teacher-init", help="Fine-tune this teacher first (teacher_ft) and distil from it.")
     p.add_argument("--severity", type=int, default=2)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--max-pairs", type=int, default=50, help="Pairs per set (0 = all).")
     p.add_argument("--out", default=str(ROOT / "runs" / "finetune"))
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
+    p.add_argument("--report-name", default="finetune", help="Stem of the report files under --results.")
     args = p.parse_args()
+    if args.teacher_init:
+        args.teacher = str(Path(args.out) / f"teacher_ft_s{args.seeds[0]}" / "model.safetensors")
     if args.stage in ("train", "all"):
         stage_train(args)
     if args.stage in ("eval", "all"):
