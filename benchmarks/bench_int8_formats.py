@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import re
 import statistics
 import tempfile
 import time
@@ -26,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgefuse.hostinfo import cpu_info
+
 
 def cpu_flags() -> dict[str, object]:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = re.search(r"model name\s*:\s*(.*)", text)
-    flags = set(re.search(r"flags\s*:\s*(.*)", text).group(1).split()) if "flags" in text else set()
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-    return {"cpu": model.group(1).strip() if model else platform.processor(), **{f: f in flags for f in wanted}}
+    info = cpu_info()
+    return {"cpu": info["cpu"], **{f: info["flags"][f] for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")}}
 
 
 def main() -> None:

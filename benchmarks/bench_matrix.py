@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from edgefuse.runtime.backends.ort_backend import OrtBackend
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
 from edgefuse.bench.models import bench_model, timing_spec
+from edgefuse.hostinfo import cpu_name, int8_units
 from edgefuse.models.contract import size_multiple_of
 
 STUDENTS = ("dtpf_student", "edge_nano", "edge_small")
@@ -197,15 +197,6 @@ def time_classical(size: tuple[int, int], iters: int) -> dict[str, float]:
     return out
 
 
-def vnni() -> str:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown"
-    have = [f for f in ("avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    return ", ".join(have) if have else "no VNNI (" + ("AVX-512" if "avx512f" in flags else "AVX2") + " only)"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description="CPU benchmark matrix of the fusion models (see module docstring)")
     ap.add_argument("--threads", type=int, default=2)
@@ -233,8 +224,8 @@ def main() -> None:
         print(f"    p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, {cell.result['throughput_fps']:.2f} pairs/s "
               f"({time.perf_counter() - t0:.0f} s for the cell, {time.perf_counter() - start:.0f} s so far)",
               flush=True)
-    extra = {"flops": {}, "dense_share": {}, "classical_ms": {}, "vnni": vnni(), "threads": args.threads,
-             "quick": args.quick, "cpu": _cpu_name(),
+    extra = {"flops": {}, "dense_share": {}, "classical_ms": {}, "vnni": int8_units(), "threads": args.threads,
+             "quick": args.quick, "cpu": cpu_name(),
              "minutes": (time.perf_counter() - start) / 60, "command": _command(args)}
     _measure_extras(cells, models, extra, args)
     write_outputs(out, cells, extra, _quality(args.quality))
@@ -252,13 +243,6 @@ def _measure_extras(cells: list[Cell], models: dict[str, Any], extra: dict[str, 
         for name in ("dtpf_student", "dtpf_teacher"):
             extra["dense_share"][name] = dense_share(models[name][0], sizes["256x256"])
     extra["classical_ms"] = time_classical(sizes["480x640"], 5 if args.quick else 20)
-
-
-def _cpu_name() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import statistics
 import tempfile
 import time
@@ -24,6 +23,7 @@ import torch
 
 from edgefuse.models import MODELS, create_model
 from edgefuse.models.profile import model_summary
+from edgefuse.hostinfo import cpu_name
 
 H, W = 480, 640
 
@@ -94,7 +94,7 @@ def main() -> None:
     student = next(r for r in rows if r["model"] == "dtpf_student")
     lines = [f"# Model size and CPU latency at {H}x{W}", "",
              f"`python benchmarks/bench_models.py --threads {args.threads}` on {date.today()}, "
-             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, batch 1, "
+             f"{cpu_name()}, torch {torch.__version__}, {args.threads} threads, batch 1, "
              "median of the timed runs. DTPF models compute on 512x640 (padded to a multiple of 64).", "",
              "| model | params | GFLOPs | torch ms (runs) | ORT FP32 ms | ORT FPS | torch latency vs dtpf_student |",
              "|---|---:|---:|---:|---:|---:|---:|"]

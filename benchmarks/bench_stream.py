@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import numpy as np
 from edgefuse.runtime import open_backend
 from edgefuse.data.images import grey_u8_from_rgb
 from edgefuse.stream import StreamConfig, StreamRunner
+from edgefuse.hostinfo import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "m3svd" / "video"
@@ -204,7 +204,7 @@ def main() -> None:
         runs_p.append(pipeline_fps(onnx, args.threads, ir_clip, vis_clip, n, args.out_video))
     b = sorted(runs_b, key=lambda r: r["fps"])[len(runs_b) // 2]
     p = sorted(runs_p, key=lambda r: r["fps"])[len(runs_p) // 2]
-    result = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+    result = {"date": date.today().isoformat(), "machine": cpu_name(),
               "cpus": os.cpu_count(), "clip": args.clip, "frames": n, "threads": args.threads,
               "out_video": args.out_video, "backend": b,
               "pipeline": {k: p[k] for k in ("fps", "wall_fps", "frames_out", "pairs", "latency_ms", "infer_ms",

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgefuse.stream.methods import ClassicalBackend  # noqa: E402
+from edgefuse.hostinfo import cpu_name
 
 DATA = REPO.parent / "shared" / "data" / "m3svd" / "video"
 
@@ -105,7 +106,7 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     out = Path(args.results)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"date": str(date.today()), "machine": platform.processor() or platform.machine(),
+    meta = {"date": str(date.today()), "machine": cpu_name(),
             "python": platform.python_version(), "frames_per_clip": args.frames}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     lines = ["# Temporal stability: frame-to-frame luminance change (0-255 levels)", "",

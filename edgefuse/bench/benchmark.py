@@ -25,6 +25,7 @@ from edgefuse.bench import accuracy as acc
 from edgefuse.bench.memory import peak_device_mb, peak_rss_mb, reset_device_peak
 from edgefuse.bench.stats import latency_stats, stage_means, variation, variation_warning
 from edgefuse.errors import ConfigError, ShapeMismatchError
+from edgefuse.hostinfo import cpu_name
 
 DEFAULT_SIZE = (480, 640)
 DEFAULT_ITERS = 50
@@ -184,14 +185,7 @@ def device_name(backend: Backend) -> str:
         except Exception:  # torch without CUDA, or a driver problem: the name is informative only
             pass
         return "CUDA GPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_name()
 
 
 def _timed_loop(backend: Backend, frames: list[tuple[np.ndarray, np.ndarray]], cfg: BenchConfig,
