@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from matrix_report import write_outputs  # benchmarks/matrix_report.py, beside this script
 
-from edgefuse.runtime.backends.ort_backend import OrtBackend
+from edgefuse.runtime import open_backend
 from edgefuse.runtime.backends.torch_backend import TorchBackend
 from edgefuse.bench import BenchConfig, benchmark
 from edgefuse.bench.models import bench_model, timing_spec
@@ -120,8 +120,8 @@ class Artefacts:
 
     def int8(self, name: str, model: torch.nn.Module, hw: tuple[int, int]) -> tuple[Path, float | None]:
         """The Q/DQ graph and its PSNR (dB) against the FP32 graph on two held-out calibration-folder frames."""
-        from edgefuse.export._ort import run, session
         from edgefuse.export.int8 import pairs_from_feeds, quantize_int8
+        from edgefuse.runtime import open_backend
         from edgefuse.runtime.compare import compare
 
         src = self.fp32(name, model, hw)
@@ -138,9 +138,8 @@ class Artefacts:
         if dtpf:
             return dst, None  # random weights: no image quality to speak of, and each DTPF run is costly
         held_out = pairs_from_feeds(self.calib.frames(hw, 2, seed=1))
-        fp, q = session(src), session(dst)
-        graph = {"int8": lambda vis, ir: run(q, {"vis": vis, "ir": ir})}
-        return dst, compare(lambda vis, ir: run(fp, {"vis": vis, "ir": ir}), graph, held_out)["int8"].psnr_db
+        with open_backend(onnx=src) as fp, open_backend(onnx=dst) as q:
+            return dst, compare(fp.infer, {"int8": q.infer}, held_out)["int8"].psnr_db
 
 
 def run_cell(cell: Cell, models: dict[str, tuple[torch.nn.Module, str]], arts: Artefacts, threads: int) -> None:
@@ -156,7 +155,7 @@ def run_cell(cell: Cell, models: dict[str, tuple[torch.nn.Module, str]], arts: A
             cell.extra["int8_psnr_db"] = psnr
         else:
             path = arts.fp32(cell.model, model, hw)
-        backend = OrtBackend(path, threads=threads)
+        backend = open_backend(onnx=path, threads=threads)
         cfg = cfg.replace(height=hw[0], width=hw[1])  # the static graph is fed the padded frame
     with backend:
         cell.result = benchmark(backend, cfg)

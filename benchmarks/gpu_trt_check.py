@@ -92,9 +92,11 @@ def _trt(plan: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _ort(onnx: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    from edgefuse.export._ort import session
+    """ONNX Runtime on the CPU through the runtime (an FP16 Q/DQ graph gets its Q/DQ fusions off there)."""
+    from edgefuse.runtime import open_backend
 
-    return session(onnx).run(None, feeds)[0]
+    with open_backend(onnx=onnx) as be:
+        return be.infer(feeds["vis"], feeds["ir"])
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -162,12 +164,10 @@ def check_int8_engine_psnr(rig: Rig) -> tuple[str, str]:
     flags, kept nodes pinned) is compared with the same FP16 Q/DQ score, and on every version the
     FP32-elsewhere build (``int8_high_precision="fp32"``) with ``*_int8.onnx``'s.
     """
-    from edgefuse.export._ort import session
-
     rep = rig.export(None)
     feeds = _feeds(*SIZE)
     ref = _ort(rep.artefacts["fp32"], feeds)
-    ort16 = _psnr(session(rep.artefacts["int8_fp16"], qdq_fusions=False).run(None, feeds)[0], ref)
+    ort16 = _psnr(_ort(rep.artefacts["int8_fp16"], feeds), ref)
     ort32 = _psnr(_ort(rep.artefacts["int8"], feeds), ref)
     builds = [("default", ort16, {}), ("fp32-elsewhere", ort32, {"int8_high_precision": "fp32"})]
     if _trt_version()[0] < 11:
