@@ -24,6 +24,12 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def sha256_hex(data: bytes | str, length: int | None = None) -> str:
+    """Hex SHA-256 of bytes (a string is UTF-8 encoded), cut to ``length`` characters for cache keys."""
+    digest = hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+    return digest[:length] if length else digest
+
+
 # ----------------------------------------------------------------------------- the one atomic writer
 # Outputs get the usual ``0o666 & ~umask``, not mkstemp's 0o600 (read once; os.umask can only be read by setting it).
 _UMASK = os.umask(0)

@@ -66,11 +66,11 @@ def cached_onnx(model: str | Artefact | None = None) -> Path | None:
     target = cache_dir() / "onnx" / f"{label}-{file_hash(Path(ckpt))}.onnx"
     if target.is_file():
         return target
+    from edgefuse.models.checkpoint import load_checkpoint
+
+    module, _card = load_checkpoint(ckpt)  # a broken checkpoint is the caller's error, not a reason to fall back
     try:
         from edgefuse.export.onnx import export_onnx
-        from edgefuse.models.checkpoint import load_checkpoint
-
-        module, _card = load_checkpoint(ckpt)
 
         logger.info("exporting %s to %s once (ONNX Runtime is faster than torch here)", label, target)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,7 @@ def test_symlink_loop_as_calib(tmp_path):
 
     loop = tmp_path / "loop"
     os.symlink(loop, loop)
-    cfg = ExportConfig(model="edge_nano", height=32, width=48, precision="int8", calib=str(loop),
+    cfg = ExportConfig(model="edge_nano", random_weights=True, height=32, width=48, precision="int8", calib=str(loop),
                        out=str(tmp_path / "out"))
     with pytest.raises(DataError) as info:
         run_export(cfg)

@@ -68,10 +68,6 @@ def bench_cmd(artefacts: tuple[str, ...], compare: bool, json_path: str | None, 
             raise ConfigError(f"pass {artefacts[0]} or --engine/--onnx/--model, not both")
         flags["model"] = artefacts[0]  # routed to its backend by suffix
     cfg = BenchConfig(**flags)
-    if not compare:
-        from edgefuse.runtime import resolve
-
-        click.echo(resolve(cfg.engine or cfg.onnx or cfg.model, random_weights=cfg.random_weights).summary(), err=True)
     bar = _Bar()
     try:
         if compare:
@@ -85,6 +81,10 @@ def bench_cmd(artefacts: tuple[str, ...], compare: bool, json_path: str | None, 
         else:
             doc = run_bench(cfg, bar)
             bar.close()
+            from edgefuse.runtime import resolve
+
+            click.echo(resolve(cfg.engine or cfg.onnx or cfg.model, random_weights=cfg.random_weights).summary(),
+                       err=True)
             click.echo(format_report(doc))
     finally:
         bar.close()

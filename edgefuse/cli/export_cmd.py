@@ -52,14 +52,14 @@ def export_cmd(recipe: str | None, no_simplify: bool | None, parity_dir: tuple[s
         flags["simplify"] = False
     flags["parity"] = parity_dir or None
     cfg = ExportConfig.from_recipe(recipe, **flags)
-    from edgefuse.runtime import resolve
-
-    click.echo(resolve(cfg.weights or cfg.model, random_weights=cfg.random_weights).summary(), err=True)
 
     def show(result: StageResult) -> None:
         click.echo(result.line())
 
     report = run_export(cfg, on_stage=show)
+    from edgefuse.runtime import resolve
+
+    click.echo(resolve(cfg.weights or cfg.model, random_weights=cfg.random_weights).summary(), err=True)
     if report.tensorrt is None:
         click.echo(f"TensorRT is not installed here, so no engine was built; on the device run: {report.build_command}")
     for p in report.failed_gates:

@@ -22,9 +22,18 @@ def _fuse_one(method: str, vis: Path, ir: Path, out: Path, device: str | None, r
     refuse_inputs(out, (vis, ir))  # before anything is read or written
     pair = Pair(vis.stem, ir, vis)
     loaded = load_pair(pair)
-    fused = create_fuser(method, device, random_weights=random_weights)(loaded.vis, loaded.ir)
+    fuser = create_fuser(method, device, random_weights=random_weights)
+    _say_model(method, random_weights)
+    fused = fuser(loaded.vis, loaded.ir)
     write_image(out, fused, inputs=(vis, ir))
     click.echo(f"wrote {out} ({fused.shape[1]}x{fused.shape[0]}, method {method})")
+
+
+def _say_model(method: str, random_weights: bool) -> None:
+    """What -m resolved to (the line every command prints for a model spec), once it loaded."""
+    art = check_method(method, random_weights)
+    if art is not None:
+        click.echo(art.summary(), err=True)
 
 
 def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: str | None,
@@ -34,6 +43,7 @@ def _fuse_folder(method: str, pairs: list[Pair], out: Path, ext: str, device: st
     _refuse_input_folders(out, pairs)
     check_pairs(pairs)  # every input decodes and matches in size before anything is written
     fuser = create_fuser(method, device, random_weights=random_weights)  # the fastest path (ONNX Runtime for weights on the CPU)
+    _say_model(method, random_weights)
     with progress(len(pairs), f"fuse ({method})") as bar:
         for pair in pairs:
             loaded = load_pair(pair)
@@ -78,9 +88,7 @@ def fuse(vis: Path | None, ir: Path | None, data: Path | None, sample: str | Non
     edgefuse fuse --data DATA/test -o out/fused      # a folder with ir/ + vi/
     edgefuse fuse --vis v.png --ir i.png -o f.png    # one pair
     """
-    art = check_method(method, random_weights)  # unknown names fail before any reading
-    if art is not None:
-        click.echo(art.summary(), err=True)
+    check_method(method, random_weights)  # unknown names fail before any reading
     ext = ext if ext.startswith(".") else "." + ext
     if sample is not None:
         if data is not None or vis is not None or ir is not None:

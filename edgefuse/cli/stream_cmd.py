@@ -61,10 +61,6 @@ def stream_cmd(engine: str | None, onnx: str | None, model: str | None, random_w
 
     if method is not None and (engine or onnx or model):
         raise ConfigError("--method runs a classical method; drop --engine/--onnx/--model")
-    if method is None:
-        from edgefuse.runtime import resolve
-
-        click.echo(resolve(engine or onnx or model, random_weights=random_weights).summary(), err=True)
 
     def ready(runner: StreamRunner) -> None:
         if not runner.sinks:
@@ -93,6 +89,10 @@ def _open_model(engine: str | None, onnx: str | None, model: str | None, device:
     Idle ONNX Runtime threads must not spin here: the capture, fusion and sink stages share the cores.
     """
     from edgefuse.fusion import open_model  # looked up per call (the CLI tests swap it for a fake)
+    from edgefuse.runtime import resolve
 
-    return open_model(model, engine=engine, onnx=onnx, device=device, threads=threads, random_weights=random_weights,
-                      spin=False)
+    art = resolve(engine or onnx or model, random_weights=random_weights)
+    backend = open_model(model, engine=engine, onnx=onnx, device=device, threads=threads, random_weights=random_weights,
+                         spin=False)
+    click.echo(art.summary(), err=True)  # once it loaded: an error stays one line
+    return backend

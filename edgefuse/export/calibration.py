@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import numpy as np
 
 from edgefuse.data.pairs import Pair, find_pairs, load_pair, resize_pair
 from edgefuse.errors import DataError
-from edgefuse.files import file_sha256
+from edgefuse.files import file_sha256, sha256_hex
 from edgefuse.export._ort import Feeds
 from edgefuse.config_types import Size
 
@@ -80,14 +79,14 @@ class CalibrationSet:
                 f"too few calibration pairs in {folder}: {len(pairs)} found, at least {min_pairs} needed for stable "
                 "INT8 scales; add pairs from the deployment scenes (day/night, hot/cold) or lower --calib-min-pairs"
             )
-        h = hashlib.sha256()
+        lines = []
         for pair in pairs:
             try:
                 load_pair(pair)
             except DataError as e:
                 raise DataError(f"unreadable calibration pair {pair.name!r}: {e}") from e
-            h.update(f"{pair.name}:{file_sha256(pair.ir)}:{file_sha256(pair.vis)}\n".encode())
-        return cls(root, pairs, h.hexdigest())
+            lines.append(f"{pair.name}:{file_sha256(pair.ir)}:{file_sha256(pair.vis)}\n")
+        return cls(root, pairs, sha256_hex("".join(lines)))
 
     def frames(self, size: Size, samples: int, seed: int = 0) -> list[Feeds]:
         """``samples`` random views of the pairs at ``size``, cycling through shuffled pairs."""
@@ -108,4 +107,4 @@ class CalibrationSet:
 def cache_key(**parts: Any) -> str:
     """A short hex key over the model hash, data fingerprint, shape, method and sampling."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return sha256_hex(blob, 16)

@@ -155,9 +155,9 @@ def run_export(cfg: ExportConfig, on_stage: StageCallback | None = None) -> Expo
     Every artefact, sidecar and the manifest are written into a staging folder and moved over a
     previous export only when all stages succeeded: a failed re-export keeps the old files.
     """
-    out = ensure_writable_dir(cfg.out)
-    src = resolve_model(cfg)
+    src = resolve_model(cfg)  # a spec that does not resolve leaves no output folder behind
     check_exportable(src.model, list(cfg.dynamic) if cfg.dynamic is not None else [(cfg.height, cfg.width)])
+    out = ensure_writable_dir(cfg.out)
     run = _Run(cfg, out, src, ExportReport(src.name), on_stage, final=out)
     if cfg.calib:
         with stage("calib", on_stage) as st:

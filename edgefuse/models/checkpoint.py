@@ -9,7 +9,6 @@ Layout: ``NAME.safetensors`` (tensors only, no pickled code) and ``NAME.json`` b
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch import nn
 
 from edgefuse.files import file_sha256  # noqa: F401  (re-exported: callers import it from here)
 
-from edgefuse.files import write_bytes_atomic
+from edgefuse.files import sha256_hex, write_bytes_atomic
 from edgefuse.errors import CheckpointError
 from edgefuse.models.profile import count_params
 from edgefuse.models.registry import MODELS, create_model
@@ -52,7 +51,7 @@ def save_checkpoint(
         "format": FORMAT,
         "architecture": architecture,
         "config": _jsonable(config or {}),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256_hex(bytes(data)),
         "params": count_params(model),
         **(card or {}),
     }

@@ -45,7 +45,6 @@ same images with added Gaussian noise, blur and column stripes (see the test sui
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -55,6 +54,7 @@ from edgefuse.errors import ConfigError
 from edgefuse.text.events import GENERIC_EVENT, check_task, event_name
 from edgefuse.text.prompts import prompt_text
 from edgefuse.text.stats import ImageStats, foreground_mask, image_stats
+from edgefuse.files import sha256_hex
 
 SOURCES = ("rules", "vlm", "fallback")
 
@@ -84,7 +84,7 @@ MEDICAL_FOREGROUND_LEVEL = 20
 # Cache lines carry this version: a digest of every threshold above, so that changing one
 # re-annotates cached pairs. Bump the leading number when a rule itself changes.
 _THRESHOLDS = sorted((k, v) for k, v in globals().items() if k.isupper() and isinstance(v, (int, float)))
-_RULES_VERSION = "1-" + hashlib.sha256(repr(_THRESHOLDS).encode()).hexdigest()[:8]
+_RULES_VERSION = "1-" + sha256_hex(repr(_THRESHOLDS), 8)
 
 
 @dataclass(frozen=True)

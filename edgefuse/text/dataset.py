@@ -19,7 +19,6 @@ because shared data folders are often read-only. The file is replaced atomically
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from edgefuse.data.pairs import Pair, find_layout, find_pairs, load_pair
 from edgefuse.errors import DataError
 from edgefuse.text.annotate import Annotation, Annotator
 from edgefuse.text.events import check_task
+from edgefuse.files import sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _MEDICAL_GREY_FOLDERS = ("mri",)
 
 def default_cache_path(root: str | os.PathLike[str], annotator_name: str) -> Path:
     """``~/.cache/edgefuse/annotations/<hash of the resolved root>-<annotator>.jsonl``."""
-    digest = hashlib.sha256(str(Path(root).resolve()).encode("utf-8")).hexdigest()[:12]
+    digest = sha256_hex(str(Path(root).resolve()), 12)
     return CACHE_DIR.expanduser() / f"{digest}-{annotator_name}.jsonl"
 
 

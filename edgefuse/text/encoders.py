@@ -16,7 +16,6 @@ Sources:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import json
@@ -32,6 +31,7 @@ import torch
 from edgefuse.data.images import write_bytes_atomic
 from edgefuse.errors import BackendUnavailableError, CheckpointError, ConfigError
 from edgefuse.registry import Registry
+from edgefuse.files import sha256_hex
 
 TEXT_ENCODERS: Registry[Callable[..., TextEncoder]] = Registry("text encoder")
 
@@ -157,7 +157,7 @@ class MiniLMEncoder(TextEncoder):
 
 
 def _path_digest(path: Path) -> str:
-    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:10]
+    return sha256_hex(str(path.resolve()), 10)
 
 
 @TEXT_ENCODERS.register("clip", aliases=("clip-vit-b-32", "clip_vit_b32"))
@@ -221,7 +221,7 @@ class ClipEncoder(TextEncoder):
     def cache_id(self) -> str:
         weights = [p for p in self.weights_path.glob("*") if p.suffix in (".safetensors", ".bin")]
         stamp = ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(weights))
-        digest = hashlib.sha256(f"{self.weights_path.resolve()}|{stamp}".encode()).hexdigest()[:10]
+        digest = sha256_hex(f"{self.weights_path.resolve()}|{stamp}", 10)
         return f"{self.name}-{digest}"
 
     def _load(self) -> None:
@@ -277,7 +277,7 @@ def _cache_folder_name(cache_id: str) -> str:
 
 def text_digest(text: str) -> str:
     """Key of one text in embedding caches: the first 16 hex digits of its sha256."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return sha256_hex(text, 16)
 
 
 def cached_embeddings(encoder: TextEncoder, texts: Sequence[str], cache_dir: str | Path) -> torch.Tensor:

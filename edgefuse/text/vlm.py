@@ -18,7 +18,6 @@ A ``user:password@`` in the URL is sent as HTTP Basic auth and appears in no log
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import logging
@@ -38,6 +37,7 @@ from edgefuse.secrets import redact
 from edgefuse.text.annotate import Annotation, Annotator, RuleAnnotator, annotation_from_names
 from edgefuse.text.events import DISPLAY_NAMES, VOCABULARY, check_task, event_name
 from edgefuse.text.prompts import parse_event_lines
+from edgefuse.files import sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class VLMAnnotator:
         self.max_failures = max_failures
         self.failures = 0
         # the cache is per endpoint and model: another server's answers are not reused
-        server = hashlib.sha256(self.endpoint.encode("utf-8")).hexdigest()[:10]
+        server = sha256_hex(self.endpoint, 10)
         self.name = "vlm-" + (re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-").lower() or "model") + f"-{server}"
         self.version = f"1+{self.fallback.name}{self.fallback.version}"
 

@@ -16,7 +16,8 @@ from tests.helpers import SAMPLES, write_pair_dataset
 
 def _invoke(*args):
     res = CliRunner().invoke(cli, [str(a) for a in args])
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    # the "model SPEC: ..." line says what -m resolved to once it loaded (informational); errors are one line
+    lines = [ln for ln in res.output.splitlines() if ln.strip() and not ln.startswith("model ")]
     return res, lines
 
 

@@ -13,14 +13,16 @@ def test_export_is_cached_by_checkpoint_hash(monkeypatch):
     assert first is not None and first.suffix == ".onnx" and first.is_file()
     mtime = first.stat().st_mtime_ns
     assert runtime_cache.cached_onnx() == first and first.stat().st_mtime_ns == mtime  # no second export
-    from edgefuse.runtime.backends.torch_backend import resolve_model
+    from edgefuse.fusion import DEFAULT_MODEL, open_model
+    from edgefuse.runtime import resolve
 
-    _, _, ckpt = resolve_model(None)
-    assert runtime_cache.file_hash(__import__("pathlib").Path(ckpt)) in first.name
-    from edgefuse.cli.fuse_cmd import _fastest
-    from edgefuse.fusion import DEFAULT_MODEL
-
-    assert _fastest(DEFAULT_MODEL, None) == str(first) and _fastest("max", None) == "max"
-    assert _fastest(DEFAULT_MODEL, "cuda") == DEFAULT_MODEL
+    art = resolve(None)
+    assert runtime_cache.file_hash(art.path) in first.name
+    # the one "fastest path" decision: weights on the CPU -> the cached export in ONNX Runtime
+    fast = open_model(DEFAULT_MODEL)
+    assert fast.name == "onnxruntime" and fast.artefact == str(first)
+    assert open_model(DEFAULT_MODEL, fastest=False).name == "torch"
+    assert runtime_cache.cached_onnx(resolve("edge_teacher_ivf")) is None  # a teacher's text prior is not exported
     monkeypatch.setenv("EDGEFUSE_BACKEND", "torch")
     assert runtime_cache.cached_onnx() is None
+    assert open_model(DEFAULT_MODEL).name == "torch"
