@@ -13,6 +13,7 @@ import numpy as np
 from edgefuse.engines import onnx_support as sup
 from edgefuse.runtime.trt._trt import tensorrt_version
 from edgefuse.errors import ConfigError, EdgefuseError
+from edgefuse.runtime.sidecars import ENGINE_SUFFIXES, is_engine
 
 _FLOAT_NAMES = {1: "fp32", 10: "fp16", 16: "bf16", 11: "fp64"}
 _QDQ = ("QuantizeLinear", "DequantizeLinear")
@@ -140,12 +141,12 @@ def inspect_engine(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def inspect_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Dispatch on the suffix: ``.onnx`` or a plan (``.plan``/``.engine``)."""
+    """Dispatch on the suffix: ``.onnx`` or a plan (``.plan``/``.engine``/``.trt``, as everywhere)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"no such file: {p}")
     if p.suffix == ".onnx":
         return inspect_onnx(p)
-    if p.suffix in (".plan", ".engine", ".trt"):
+    if is_engine(p):
         return inspect_engine(p)
-    raise ConfigError(f"cannot inspect {p}: expected an .onnx file or a TensorRT plan (.plan/.engine)")
+    raise ConfigError(f"cannot inspect {p}: expected an .onnx file or a TensorRT plan ({'/'.join(ENGINE_SUFFIXES)})")
