@@ -54,8 +54,8 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
         return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", "oracle",
                 *common]
     if arm == "ft_plain":
-        return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
-    return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", "edge_nano", "--recipe", "calibrated",
+        return ["edgefuse", "train", "--mode", "student", "--model", args.model, *common]
+    return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", args.model, "--recipe", "calibrated",
             "--grad-share-every", "25", *common]
 
 
@@ -105,7 +105,8 @@ def stage_report(args: argparse.Namespace) -> None:
                 evals[(arm, s)] = ev
     sets = [f"{n}/suite" for n in ab.TEST_SETS] + list(ab.TEST_SETS)
     lines = ["# Degradation-aware fine-tuning of the shipped student: with vs without the teacher", "",
-             f"Seeds {', '.join(map(str, args.seeds))}; {args.iters} iterations from `{_rel(args.init)}`, batch "
+             f"Seeds {', '.join(map(str, args.seeds))}; student `{args.model}`, {args.iters} iterations from "
+             f"`{_rel(args.init)}`, batch "
              f"{args.batch}, crop {args.crop}, lr {args.lr}, degradations `{args.degrade}` (severities 1-3, "
              f"{args.clean_ratio:.0%} clean); teacher `{_rel(args.teacher)}` (calibrated recipe"
              + (f"; fine-tuned from `{_rel(args.teacher_init)}` the same way, seed {args.seeds[0]}, oracle text"
@@ -195,6 +196,7 @@ def main() -> None:
     p.add_argument("--degrade", default="all")
     p.add_argument("--clean-ratio", type=float, default=0.5)
     p.add_argument("--init", default=str(DEFAULT_INIT))
+    p.add_argument("--model", default="edge_nano", help="Student architecture (edge_nano_rx: + IR contrast gain).")
     p.add_argument("--teacher", default=str(DEFAULT_TEACHER))
     p.add_argument("--teacher-init", help="Fine-tune this teacher first (teacher_ft) and distil from it.")
     p.add_argument("--severity", type=int, default=2)

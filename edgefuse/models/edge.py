@@ -86,6 +86,12 @@ class EdgeFuseNet(FusionModel):
             guide starts as the identity) modulate the four decoder insertion points (1/8,
             1/4, 1/2 resolution and the full-resolution branch). ``None`` (students): no
             text modules at all.
+        ir_gain: Stretch the IR contrast per image before fusing: ``ir' = m + g (ir - m)`` with
+            ``m`` the IR mean and a gain ``g`` in [0.22, 4.5] predicted from the image statistics
+            (mean and standard deviation of IR and visible luminance; a 4-8-1 MLP whose last layer
+            starts at zero, so ``g = 1`` and the network starts as without it). A text-free student
+            cannot be told "the IR is washed out" the way the teacher is; this lets it see it.
+            Six ReduceMean-class ops in ONNX, no full-resolution convolution.
     """
 
     size_multiple = 1
@@ -98,6 +104,7 @@ class EdgeFuseNet(FusionModel):
         clamp_output: bool = True,
         text_dim: int | None = None,
         residual_kernel: int = 3,
+        ir_gain: bool = False,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -129,6 +136,11 @@ class EdgeFuseNet(FusionModel):
             nn.init.zeros_(self.residual[2].weight)
             nn.init.zeros_(self.residual[2].bias)
         self.feature_channels = (w2, w1, w0, residual_channels or w0)
+        self.ir_gain = None
+        if ir_gain:
+            self.ir_gain = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+            nn.init.zeros_(self.ir_gain[2].weight)
+            nn.init.zeros_(self.ir_gain[2].bias)
         self.guides = None
         if text_dim is not None:
             if not residual_channels:
@@ -168,6 +180,15 @@ class EdgeFuseNet(FusionModel):
             return F.conv2d(padded, self.lowpass, groups=2)
         return F.conv2d(F.conv2d(padded, self.lowpass_rows, groups=2), self.lowpass_cols, groups=2)
 
+    def _stretch_ir(self, ir: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``m + g (ir - m)``, clipped to [0, 1], with the per-image gain ``g`` of ``ir_gain``."""
+        assert self.ir_gain is not None
+        m_ir, m_y = ir.mean(dim=(2, 3)), y.mean(dim=(2, 3))
+        s_ir = ((ir - m_ir[:, :, None, None]) ** 2).mean(dim=(2, 3)).clamp_min(1e-8).sqrt()
+        s_y = ((y - m_y[:, :, None, None]) ** 2).mean(dim=(2, 3)).clamp_min(1e-8).sqrt()
+        gain = torch.exp(1.5 * torch.tanh(self.ir_gain(torch.cat([m_ir, s_ir, m_y, s_y], dim=1))))
+        return (m_ir[:, :, None, None] + gain[:, :, None, None] * (ir - m_ir[:, :, None, None])).clamp(0.0, 1.0)
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -196,6 +217,8 @@ class EdgeFuseNet(FusionModel):
         """
         self.check_inputs(vis, ir, text)
         y = self._luminance(vis)
+        if self.ir_gain is not None:
+            ir = self._stretch_ir(ir, y)
         feats = self._context(y, ir, text)
         maps = self._blend_maps(self.head(feats[-1]), ir)
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]

@@ -64,6 +64,15 @@ def edge_nano(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
+@MODELS.register("edge_nano_rx")
+def edge_nano_rx(**overrides: Any) -> EdgeFuseNet:
+    """``edge_nano`` with a per-image IR contrast gain (``ir_gain``): same weights plus 49 parameters."""
+    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1,
+                                  ir_gain=True)
+    kwargs.update(overrides)
+    return EdgeFuseNet(**kwargs)
+
+
 @MODELS.register("edge_small")
 def edge_small(**overrides: Any) -> EdgeFuseNet:
     """Larger edge student: widths 24/48/96, deeper context, no text."""
@@ -84,7 +93,7 @@ def edge_teacher(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
-_CLASSES.update(edge_nano=EdgeFuseNet, edge_small=EdgeFuseNet, edge_teacher=EdgeFuseNet)
+_CLASSES.update(edge_nano=EdgeFuseNet, edge_nano_rx=EdgeFuseNet, edge_small=EdgeFuseNet, edge_teacher=EdgeFuseNet)
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:

@@ -187,16 +187,27 @@ class Trainer:
             raise ConfigError(raise_cfg)
         self.model_overrides = overrides
         if self.cfg.init:
-            start, card = load_checkpoint(self.cfg.init, architecture=self.cfg.model)
-            if card.get("config", {}) != {k: list(v) if isinstance(v, tuple) else v
-                                          for k, v in overrides.items()}:
-                from edgefuse.errors import ConfigError
-
-                raise ConfigError(f"--init {self.cfg.init} has model options {card.get('config', {})}, this run "
-                                  f"{overrides}: start from a checkpoint of the same configuration")
-            model.load_state_dict(start.state_dict())
-            self.init_sha256 = file_sha256(self.cfg.init)
+            self._load_init(model)
         return model
+
+    def _load_init(self, model: nn.Module) -> None:
+        """Start from ``cfg.init``: every tensor of the checkpoint must fit the model by name and shape;
+        modules the model has in addition (e.g. ``edge_nano_rx``'s IR gain on ``edge_nano`` weights) keep their
+        init (zero-initialised ones start as the identity) and are listed in the card."""
+        from edgefuse.errors import ConfigError
+
+        start, _card = load_checkpoint(self.cfg.init)
+        have, given = model.state_dict(), start.state_dict()
+        extra = sorted(set(given) - set(have))
+        wrong = sorted(k for k in set(given) & set(have) if given[k].shape != have[k].shape)
+        if extra or wrong:
+            what = "; ".join(f"{len(v)} {lbl} (e.g. {', '.join(v[:3])})" for lbl, v in
+                             (("not in this model", extra), ("of another shape", wrong)) if v)
+            raise ConfigError(f"--init {self.cfg.init} does not fit {self.cfg.model}: {what}; start from a checkpoint "
+                              "of the same architecture")
+        model.load_state_dict(given, strict=False)
+        self.init_new = sorted(set(have) - set(given))
+        self.init_sha256 = file_sha256(self.cfg.init)
 
     def _event_lookup(self) -> Callable[[Path, str], tuple[str, ...]] | None:
         if self.events is None:
@@ -309,7 +320,8 @@ class Trainer:
             training.update(degradation={"types": list(cfg.degrade_types), "severities": list(cfg.degrade_severities),
                                          "clean_ratio": cfg.clean_ratio, "targets": "clean"})
         if cfg.init:
-            training.update(init=str(cfg.init), init_sha256=getattr(self, "init_sha256", None))
+            training.update(init=str(cfg.init), init_sha256=getattr(self, "init_sha256", None),
+                            init_new_parameters=getattr(self, "init_new", []))
         if cfg.mode == "distill":
             training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)
