@@ -12,17 +12,17 @@ parity is: the 8-bit fused images a user sees (PSNR with peak 255, mean SSIM ove
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from edgefuse.runtime.backends.base import Backend
 from edgefuse.data.pairs import LoadedPair, load_spread
 from edgefuse.runtime.compare import Fuser, compare
+from edgefuse.errors import DataError, EngineBuildError
+from edgefuse.runtime.sidecars import read_sidecar
 
 
 @dataclass(frozen=True)
@@ -48,27 +48,15 @@ def load_pairs(folder: str | os.PathLike[str], count: int, size: tuple[int, int]
 
 
 def backend_fuser(backend: Backend) -> Fuser:
-    """``backend`` as a ``compare`` fuser: pads the frame up to what it takes (reflect, as ``fuse_u8``), crops back."""
-    def fuse(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        h, w = vis.shape[2:]
-        ph, pw = backend.padded_size(h, w)
-        if (ph, pw) != (h, w):
-            pad = ((0, 0), (0, 0), (0, ph - h), (0, pw - w))
-            mode = "reflect" if h > 1 and w > 1 else "edge"
-            vis, ir = np.pad(vis, pad, mode=mode), np.pad(ir, pad, mode=mode)
-        batch = backend.static_batch
-        if batch is not None and batch > 1:
-            vis, ir = np.repeat(vis, batch, axis=0), np.repeat(ir, batch, axis=0)
-        return backend.infer(vis, ir)[:1, :, :h, :w]
-
-    return fuse
+    """``backend`` as a ``compare`` fuser: pads the frame up to what it takes (as ``fuse_u8``), crops back."""
+    return backend.infer_padded
 
 
 def _sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    sc = Path(str(path) + ".json")
+    """The artefact's sidecar, ``None`` when it has none or it cannot be read (the reason is then reported)."""
     try:
-        return json.loads(sc.read_text()) if sc.is_file() else None
-    except (OSError, ValueError):
+        return read_sidecar(path)
+    except (DataError, EngineBuildError):
         return None
 
 

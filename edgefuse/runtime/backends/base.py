@@ -201,18 +201,21 @@ class Backend(ABC):
             )
 
     def _fuse_padded(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        h, w = ir.shape
+        return self.infer_padded(vis.transpose(2, 0, 1)[None], ir[None, None])[0].transpose(1, 2, 0)
+
+    def infer_padded(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        """``infer`` for a (1,3,H,W) + (1,1,H,W) pair of any size: padded (reflect) to what the artefact takes,
+        fused, cropped back to (1,3,H,W). ``fuse_u8``, ``fuse_float`` and ``compare`` go through it."""
+        h, w = vis.shape[2:]
         ph, pw = self.padded_size(h, w)
-        v = vis.transpose(2, 0, 1)[None]
-        i = ir[None, None]
         if (ph, pw) != (h, w):
             pad = ((0, 0), (0, 0), (0, ph - h), (0, pw - w))
             mode = "reflect" if h > 1 and w > 1 else "edge"
-            v, i = np.pad(v, pad, mode=mode), np.pad(i, pad, mode=mode)
+            vis, ir = np.pad(vis, pad, mode=mode), np.pad(ir, pad, mode=mode)
         batch = self.static_batch
         if batch is not None and batch > 1:
-            v, i = np.repeat(v, batch, axis=0), np.repeat(i, batch, axis=0)
-        return self.infer(v, i)[0, :, :h, :w].transpose(1, 2, 0)
+            vis, ir = np.repeat(vis, batch, axis=0), np.repeat(ir, batch, axis=0)
+        return self.infer(vis, ir)[:1, :, :h, :w]
 
 
 PRECISIONS = ("fp32", "fp16", "int8")
