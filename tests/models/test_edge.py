@@ -135,3 +135,19 @@ def test_edge_export_has_no_padded_full_resolution_convs(tmp_path):
     assert (2, 1, 5, 5) not in conv_weights
     assert (2, 1, 5, 1) in conv_weights and (2, 1, 1, 5) in conv_weights
     assert any(n.op_type == "MatMul" for n in graph.node)
+
+
+def test_ir_gain_starts_as_the_identity_and_stretches_once_trained():
+    import torch
+
+    from edgefuse.models import create_model
+
+    nano, rx = create_model("edge_nano").eval(), create_model("edge_nano_rx").eval()
+    rx.load_state_dict(nano.state_dict(), strict=False)
+    vis, ir = torch.rand(2, 3, 40, 56), 0.4 + 0.1 * torch.rand(2, 1, 40, 56)  # a washed-out IR
+    with torch.no_grad():
+        assert torch.allclose(nano(vis, ir), rx(vis, ir), atol=1e-6)
+        rx.ir_gain[2].bias.fill_(1.0)  # a positive gain logit: g = exp(1.5 tanh(1)) ~ 3.1
+        stretched = rx._stretch_ir(ir, rx._luminance(vis))
+    assert stretched.std() > 2.5 * ir.std() and abs(float(stretched.mean() - ir.mean())) < 0.01
+    assert sum(p.numel() for p in rx.parameters()) - sum(p.numel() for p in nano.parameters()) == 49

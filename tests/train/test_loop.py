@@ -165,3 +165,19 @@ def test_text_teacher_then_dtpf_student_validates_without_text(tmp_path):
     card = json.loads(student.with_suffix(".json").read_text())
     assert card["architecture"] == "dtpf_student"
     assert set(card["metrics"]["holdout"]) >= {"VIF", "Qabf"}
+
+
+def test_init_starts_from_a_checkpoint_and_may_add_zero_initialised_modules(tmp_path, data):
+    nano = save_checkpoint(create_model("edge_nano"), tmp_path / "n.safetensors", "edge_nano")
+    base = dict(mode="student", data=(data,), iters=1, batch=2, crop=32, val_every=1, val_pairs=1, lr=1e-9,
+                init=str(nano))
+    out = train(TrainConfig(**base, model="edge_nano_rx", out=str(tmp_path / "rx")))
+    card = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert card["init"] == str(nano) and card["init_sha256"]
+    assert card["init_new_parameters"] == ["ir_gain.0.bias", "ir_gain.0.weight", "ir_gain.2.bias", "ir_gain.2.weight"]
+    got, _ = load_checkpoint(out)
+    start, _ = load_checkpoint(nano)
+    w = dict(got.named_parameters())["stem.weight"]
+    assert torch.allclose(w, dict(start.named_parameters())["stem.weight"], atol=1e-6)  # lr 1e-9: the start weights
+    with pytest.raises(ConfigError, match="does not fit edge_small"):
+        train(TrainConfig(**base, model="edge_small", out=str(tmp_path / "small")))
