@@ -98,12 +98,6 @@ class Artefact:
         weights = "trained" if self.trained else "random weights"
         return f"model {self.spec}: {what} {self.name}{where} ({self.architecture or 'architecture unknown'}, {weights})"
 
-    def describe(self) -> dict[str, Any]:
-        """The resolution, as ``edgefuse`` commands print it (the same for every command)."""
-        return {"spec": self.spec, "kind": self.kind, "name": self.name,
-                "path": str(self.path) if self.path else None, "architecture": self.architecture,
-                "shipped": self.shipped, "backend": self.backend, "trained": self.trained}
-
 
 def _unknown(spec: str) -> UnknownNameError:
     shipped = list(shipped_models())
@@ -174,8 +168,3 @@ def _card(path: Path) -> dict[str, Any]:
     if not isinstance(card.get("architecture"), str):
         raise CheckpointError(f"the card of {path} names no architecture")
     return card
-
-
-def is_model_spec(spec: str) -> bool:
-    """Whether ``spec`` looks like a model (shipped name, architecture or artefact path) rather than a method."""
-    return spec in shipped_models() or kind_of_path(spec) is not None or spec in architectures()
