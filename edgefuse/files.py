@@ -30,6 +30,17 @@ def sha256_hex(data: bytes | str, length: int | None = None) -> str:
     return digest[:length] if length else digest
 
 
+def read_json_object(path: Path, label: str, fix: str, error: type[Exception]) -> dict[str, Any]:
+    """The JSON object in ``path``; anything else is one ``error`` line naming ``label`` and the ``fix``."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise error(f"{label} is not valid JSON ({str(e)[:120]}); {fix}") from None
+    if not isinstance(doc, dict):
+        raise error(f"{label} holds a JSON {type(doc).__name__}, not an object; {fix}")
+    return doc
+
+
 # ----------------------------------------------------------------------------- the one atomic writer
 # Outputs get the usual ``0o666 & ~umask``, not mkstemp's 0o600 (read once; os.umask can only be read by setting it).
 _UMASK = os.umask(0)

@@ -19,7 +19,7 @@ from torch import nn
 
 from edgefuse.files import file_sha256  # noqa: F401  (re-exported: callers import it from here)
 
-from edgefuse.files import sha256_hex, write_bytes_atomic
+from edgefuse.files import read_json_object, sha256_hex, write_bytes_atomic
 from edgefuse.errors import CheckpointError
 from edgefuse.models.profile import count_params
 from edgefuse.models.registry import MODELS, create_model
@@ -68,12 +68,7 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     cp = card_path(path)
     if not cp.is_file():
         raise CheckpointError(f"no model card {cp} beside {path}; a checkpoint is a .safetensors + .json pair")
-    try:
-        doc = json.loads(cp.read_text())
-    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as e:
-        raise CheckpointError(f"model card {cp} is not valid JSON ({str(e)[:120]}); restore it from the release") from None
-    if not isinstance(doc, dict):
-        raise CheckpointError(f"model card {cp} holds a JSON {type(doc).__name__}, not an object; restore it from the release")
+    doc = read_json_object(cp, f"model card {cp}", "restore it from the release", CheckpointError)
     if not isinstance(doc.get("config", {}), dict):
         raise CheckpointError(f"model card {cp}: 'config' must be a mapping of constructor options, "
                               f"not {type(doc['config']).__name__}")

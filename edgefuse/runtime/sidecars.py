@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
-import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
 
 from edgefuse.errors import DataError, EngineBuildError
-from edgefuse.files import file_sha256, write_json_atomic
+from edgefuse.files import file_sha256, read_json_object, write_json_atomic
 
 ONNX_FORMAT = "edgefuse-artefact/1"
 ENGINE_FORMAT = "edgefuse-engine/1"
@@ -102,12 +101,7 @@ def read_sidecar(artefact: str | os.PathLike[str], required: bool = False) -> di
             return None
         what = "which TensorRT version and GPU built it" if engine else "what the artefact is"
         raise err(f"{p} has no sidecar {sc.name}: nothing says {what}. {fix[0].upper()}{fix[1:]}")
-    try:
-        doc = json.loads(sc.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise err(f"sidecar {sc} is not valid JSON ({str(e)[:120]}); {fix}") from None
-    if not isinstance(doc, dict):
-        raise err(f"sidecar {sc} holds a JSON {type(doc).__name__}, not an object; {fix}")
+    doc = read_json_object(sc, f"sidecar {sc}", fix, err)
     formats = (ENGINE_FORMAT,) if engine else (ONNX_FORMAT, *LEGACY_ONNX_FORMATS)
     if doc.get("format") not in formats:
         raise err(f"{sc} is not an edgefuse {'engine' if engine else 'artefact'} sidecar "

@@ -166,3 +166,13 @@ def test_cuda_python_selects_the_device_on_the_inferring_thread_and_copies_from_
     t2.join()
     assert isinstance(errors[-1], EngineBuildError) and "CUDA runtime call failed: 400" in str(errors[-1])
     be.close()
+
+
+def test_io_specs_before_open_come_from_the_sidecar_without_deserializing(rig):
+    trt, _, plan = rig
+    be = open_backend(engine=plan)
+    specs = [s.to_dict() for s in be.input_specs + be.output_specs]
+    assert be.engine is None and not trt.called("Runtime.deserialize_cuda_engine")  # no side effect
+    assert [s["name"] for s in specs] == ["vis", "ir", "fused"] and be.static_hw is None  # a dynamic plan
+    with be:
+        assert [s.name for s in be.input_specs] == ["vis", "ir"]

@@ -7,7 +7,6 @@ import csv
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,65 +15,14 @@ import edgefuse.stream
 from edgefuse.cli.main import cli
 from edgefuse.errors import ConfigError, ShapeMismatchError
 from edgefuse.registry import Registry
-from edgefuse.stream import SINKS, Fused, Sink, SinkKind, StreamConfig, run_stream, sink_kind
+from edgefuse.stream import SINKS, Sink, SinkKind, StreamConfig, run_stream, sink_kind
 from edgefuse.stream import sink_base
 from edgefuse.stream.sinks import FolderSink, VideoSink, WindowSink, create_sink
 from edgefuse.stream.sources import SyntheticSource, decode_index
 from edgefuse.stream.viewer import ViewerSink
+from tests.stream.helpers import FakeBackend, RecordingSink, count_frames, m3svd
+
 STREAM_DIR = Path(edgefuse.stream.__file__).parent
-M3SVD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "m3svd"
-
-
-def m3svd() -> Path:
-    """The shared M3SVD clips; the calling test skips when they are absent."""
-    if not (M3SVD / "video").is_dir():
-        pytest.skip("../shared/data/m3svd is not present")
-    return M3SVD
-
-
-class FakeBackend:
-    """The backend image-level contract (``fuse_u8``, ``name``, context manager); averages the inputs."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __enter__(self) -> FakeBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def fuse_u8(self, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        self.calls += 1
-        return ((vis.astype(np.uint16) + ir[:, :, None]) // 2).astype(np.uint8)
-
-
-class RecordingSink(Sink):
-    """Keeps (ir index, vis index, seq, skew) of every result."""
-
-    name = "record"
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, int, int, float]] = []
-        self.closed = 0
-
-    def write(self, item: Fused) -> None:
-        self.items.append((item.pair.ir.index, item.pair.vis.index, item.seq, item.pair.skew_ms))
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-def count_frames(path: Path) -> int:
-    """Frames decodable from a video file, read back one by one."""
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def stream_imports() -> dict[str, dict[str, int]]:

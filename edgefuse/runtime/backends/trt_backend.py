@@ -257,15 +257,22 @@ class TrtBackend(Backend):
 
     @property
     def input_specs(self) -> list[TensorSpec]:
-        if self.engine is None:
-            self.open()
-        return [self._specs["vis"], self._specs["ir"]]
+        """From the engine once open, else from the sidecar's shapes (no engine is deserialized)."""
+        specs = self._specs if self.engine is not None else self._sidecar_specs()
+        return [specs["vis"], specs["ir"]]
 
     @property
     def output_specs(self) -> list[TensorSpec]:
-        if self.engine is None:
-            self.open()
-        return [self._specs["fused"]]
+        specs = self._specs if self.engine is not None else self._sidecar_specs()
+        return [specs["fused"]]
+
+    def _sidecar_specs(self) -> dict[str, TensorSpec]:
+        """The I/O a plan was built for, as its sidecar records it (static shapes, else dynamic H and W)."""
+        static = self.sidecar.get("static_shapes") or {}
+        vis = tuple(static["vis"]) if isinstance(static.get("vis"), list) else (None, 3, None, None)
+        ir = tuple(static["ir"]) if isinstance(static.get("ir"), list) else (None, 1, None, None)
+        return {"vis": TensorSpec("vis", vis), "ir": TensorSpec("ir", ir),
+                "fused": TensorSpec("fused", (vis[0], 3, *vis[2:]))}
 
     def versions(self) -> dict[str, str]:
         return {"tensorrt": str(getattr(self._trt, "__version__", "")), "cuda_api": getattr(self.cuda, "label", "")}
