@@ -39,6 +39,8 @@ from edgefuse.models.layers.tracing import exporting
 
 _LUMA = (0.299, 0.587, 0.114)
 _BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
+_BLOCK = 8  # block size of the IR black/white level statistics
+_MIN_RANGE = 1.0 / 255.0  # a flat IR image (one grey level) is left as it is
 
 
 class DWBlock(nn.Module):
@@ -92,6 +94,13 @@ class EdgeFuseNet(FusionModel):
             starts at zero, so ``g = 1`` and the network starts as without it). A text-free student
             cannot be told "the IR is washed out" the way the teacher is; this lets it see it.
             Six ReduceMean-class ops in ONNX, no full-resolution convolution.
+        ir_black_level: Remove the IR pedestal per image before fusing (no parameters): with ``lo``
+            and ``hi`` the darkest and brightest 8x8 block means of the IR, ``ir' = (ir - lo) hi / (hi - lo)``.
+            A washed-out thermal image (narrow AGC window, fog, a flat scene) sits on a raised
+            black level; this maps that level back to black and keeps the white point. An IR
+            image whose darkest block is black is unchanged (``lo = 0``). This is the black-level
+            clamp of thermal-camera AGC pipelines, on block means so that noise does not move it.
+            ONNX: one AveragePool, a ReduceMin and a ReduceMax.
     """
 
     size_multiple = 1
@@ -105,6 +114,7 @@ class EdgeFuseNet(FusionModel):
         text_dim: int | None = None,
         residual_kernel: int = 3,
         ir_gain: bool = False,
+        ir_black_level: bool = False,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -141,6 +151,7 @@ class EdgeFuseNet(FusionModel):
             self.ir_gain = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
             nn.init.zeros_(self.ir_gain[2].weight)
             nn.init.zeros_(self.ir_gain[2].bias)
+        self.ir_black_level = ir_black_level
         self.guides = None
         if text_dim is not None:
             if not residual_channels:
@@ -189,6 +200,14 @@ class EdgeFuseNet(FusionModel):
         gain = torch.exp(1.5 * torch.tanh(self.ir_gain(torch.cat([m_ir, s_ir, m_y, s_y], dim=1))))
         return (m_ir[:, :, None, None] + gain[:, :, None, None] * (ir - m_ir[:, :, None, None])).clamp(0.0, 1.0)
 
+    @staticmethod
+    def _remove_black_level(ir: torch.Tensor) -> torch.Tensor:
+        """``(ir - lo) hi / (hi - lo)`` with ``lo``/``hi`` the min/max 8x8 block mean of each image."""
+        blocks = F.avg_pool2d(ir, _BLOCK) if min(ir.shape[-2:]) >= _BLOCK else ir
+        lo = blocks.amin(dim=(2, 3), keepdim=True)
+        hi = blocks.amax(dim=(2, 3), keepdim=True)
+        return ((ir - lo) * (hi / (hi - lo).clamp_min(_MIN_RANGE))).clamp(0.0, 1.0)
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -217,6 +236,8 @@ class EdgeFuseNet(FusionModel):
         """
         self.check_inputs(vis, ir, text)
         y = self._luminance(vis)
+        if self.ir_black_level:
+            ir = self._remove_black_level(ir)
         if self.ir_gain is not None:
             ir = self._stretch_ir(ir, y)
         feats = self._context(y, ir, text)

@@ -73,6 +73,15 @@ def edge_nano_rx(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
+@MODELS.register("edge_nano_agc")
+def edge_nano_agc(**overrides: Any) -> EdgeFuseNet:
+    """``edge_nano`` with the IR black-level clamp (``ir_black_level``): the same weights, no new parameters."""
+    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1,
+                                  ir_black_level=True)
+    kwargs.update(overrides)
+    return EdgeFuseNet(**kwargs)
+
+
 @MODELS.register("edge_small")
 def edge_small(**overrides: Any) -> EdgeFuseNet:
     """Larger edge student: widths 24/48/96, deeper context, no text."""
@@ -93,7 +102,8 @@ def edge_teacher(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
-_CLASSES.update(edge_nano=EdgeFuseNet, edge_nano_rx=EdgeFuseNet, edge_small=EdgeFuseNet, edge_teacher=EdgeFuseNet)
+_CLASSES.update(edge_nano=EdgeFuseNet, edge_nano_rx=EdgeFuseNet, edge_nano_agc=EdgeFuseNet, edge_small=EdgeFuseNet,
+                edge_teacher=EdgeFuseNet)
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
