@@ -151,3 +151,57 @@ def test_ir_gain_starts_as_the_identity_and_stretches_once_trained():
         stretched = rx._stretch_ir(ir, rx._luminance(vis))
     assert stretched.std() > 2.5 * ir.std() and abs(float(stretched.mean() - ir.mean())) < 0.01
     assert sum(p.numel() for p in rx.parameters()) - sum(p.numel() for p in nano.parameters()) == 49
+
+
+def test_black_level_clamp_leaves_a_black_ir_alone_and_restores_a_raised_one():
+    from edgefuse.models import create_model
+
+    nano, agc = create_model("edge_nano").eval(), create_model("edge_nano_agc").eval()
+    assert agc.load_state_dict(nano.state_dict()).missing_keys == []  # no new parameters
+    g = torch.Generator().manual_seed(0)
+    vis = torch.rand(2, 3, 48, 64, generator=g)
+    ir = torch.zeros(2, 1, 48, 64)
+    ir[:, :, :, 32:] = 0.8 * torch.rand(2, 1, 48, 32, generator=g)  # the left half is black
+    with torch.no_grad():
+        assert torch.equal(nano(vis, ir), agc(vis, ir))  # black level 0: exactly the same result
+        washed = 0.3 + 0.4 * ir  # pedestal 0.3, contrast 0.4 (what ir_low_contrast does)
+        restored = agc._remove_black_level(washed)
+    blocks = torch.nn.functional.avg_pool2d(washed, 8)
+    lo, hi = blocks.amin(dim=(2, 3), keepdim=True), blocks.amax(dim=(2, 3), keepdim=True)
+    assert float(restored.amin()) < 1e-6 and torch.allclose(lo, torch.full_like(lo, 0.3))
+    # the stretch is linear, maps the black level to 0 and keeps the white point hi
+    torch.testing.assert_close(restored, ((washed - lo) * hi / (hi - lo)).clamp(0, 1))
+    assert restored.std() > 2.0 * washed.std() and float(lo.max() / hi.min()) > 0.40  # full strength here
+    mild = 0.05 + 0.9 * ir  # a pedestal of 5 % of the white level: a normal AGC'd frame, left alone
+    with torch.no_grad():
+        assert torch.equal(agc._remove_black_level(mild), mild)
+        two_level = torch.zeros(1, 1, 32, 32)
+        two_level[..., 16:] = 0.9
+        # black 0.25, white 0.79: rho 0.32, strength 0.44, so 0.11 of the 0.25 pedestal comes off
+        half = agc._remove_black_level(0.25 + 0.6 * two_level)
+    torch.testing.assert_close(half.amin(), torch.tensor((0.25 - 0.1101) * 0.79 / (0.79 - 0.1101)), atol=2e-3, rtol=0)
+    flat = torch.full((1, 1, 16, 16), 0.5)
+    with torch.no_grad():
+        assert torch.equal(agc._remove_black_level(flat), torch.zeros_like(flat))  # one grey: 0, finite
+
+
+def test_edge_nano_agc_onnx_matches_torch(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = create_model("edge_nano_agc").eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    path = tmp_path / "agc.onnx"
+    vis, ir = _pair(48, 64)
+    torch.onnx.export(model, (vis, 0.2 + 0.5 * ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    ops = {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
+    assert {"AveragePool", "ReduceMin", "ReduceMax"} <= ops
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for h, w in ((48, 64), (30, 50)):
+        v, i = _pair(h, w, seed=4)
+        i = 0.25 + 0.4 * i  # raised black level: the clamp is active
+        with torch.no_grad():
+            ref = model(v, i).numpy()
+        got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
+        assert np.abs(got - ref).max() <= 1e-4
