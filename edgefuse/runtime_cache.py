@@ -3,8 +3,9 @@
 ONNX Runtime runs the edge students about 2-3x faster than torch eager on the CPUs here
 (the CPU benchmark matrix in the README), but needs an ONNX file. ``cached_onnx`` exports a
 checkpoint with the library's own ``export_onnx`` (dynamic H and W) into a cache folder, keyed
-by the SHA-256 of the checkpoint file, so a later run (and a changed checkpoint) finds the
-right file without exporting again. ``EDGEFUSE_CACHE_DIR`` moves the cache (default
+by everything that decides the graph: the checkpoint's weights, its card (architecture and
+config), the edgefuse version and the source of the model and export code. A later run finds
+the right file without exporting again; a changed checkpoint, card or model code exports anew. ``EDGEFUSE_CACHE_DIR`` moves the cache (default
 ``$XDG_CACHE_HOME/edgefuse`` or ``~/.cache/edgefuse``); ``EDGEFUSE_BACKEND=torch`` turns the
 default off.
 """
@@ -16,7 +17,7 @@ import os
 from pathlib import Path
 
 from edgefuse.errors import EdgefuseError
-from edgefuse.files import file_sha256
+from edgefuse.files import file_sha256, sha256_hex
 from edgefuse.runtime import Artefact, resolve
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,24 @@ def file_hash(path: Path) -> str:
     return file_sha256(path)[:16]
 
 
+def _graph_sources() -> list[Path]:
+    """The library files an exported graph depends on: the model definitions and the ONNX exporter."""
+    pkg = Path(__file__).resolve().parent
+    return sorted((pkg / "models").rglob("*.py")) + [pkg / "export" / "onnx.py"]
+
+
+def cache_key(ckpt: Path) -> str:
+    """16 hex digits over the weights, the card next to them, the version and the graph sources."""
+    from edgefuse._version import __version__
+    from edgefuse.models.checkpoint import card_path
+
+    parts = [file_sha256(ckpt), __version__]
+    card = card_path(ckpt)
+    parts.append(file_sha256(card) if card.is_file() else "no card")
+    parts += [f"{p.relative_to(p.parents[1])}:{file_sha256(p)}" for p in _graph_sources() if p.is_file()]
+    return sha256_hex("\n".join(parts), 16)
+
+
 def cached_onnx(model: str | Artefact | None = None) -> Path | None:
     """The ONNX export of ``model`` (a shipped name, checkpoint or its artefact; ``None``: the default student).
 
@@ -63,7 +82,7 @@ def cached_onnx(model: str | Artefact | None = None) -> Path | None:
         return None
     assert art.path is not None
     label, ckpt = art.name, art.path
-    target = cache_dir() / "onnx" / f"{label}-{file_hash(Path(ckpt))}.onnx"
+    target = cache_dir() / "onnx" / f"{label}-{cache_key(Path(ckpt))}.onnx"
     if target.is_file():
         return target
     from edgefuse.models.checkpoint import load_checkpoint
@@ -82,4 +101,4 @@ def cached_onnx(model: str | Artefact | None = None) -> Path | None:
     return target
 
 
-__all__ = ["cache_dir", "cached_onnx", "ort_available"]
+__all__ = ["cache_dir", "cache_key", "cached_onnx", "ort_available"]
