@@ -40,3 +40,31 @@ def test_default_student_beats_average_and_laplacian_on_the_msrs_sample():
     for base in ("average", "laplacian"):
         assert scores["edge_nano_ivf"]["VIF"] > scores[base]["VIF"]
         assert scores["edge_nano_ivf"]["Qabf"] > scores[base]["Qabf"]
+
+
+def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
+    """The default's card turns on the IR black-level clamp: a washed-out IR is restored, a clean one untouched."""
+    import numpy as np
+
+    from edgefuse.data.degrade import degrade_pair, pair_rng
+
+    model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    assert card["config"] == {"ir_black_level": True} and model.ir_black_level
+    pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
+    fuse = create_fuser("edge_nano_ivf", fastest=False)
+    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    plain.ir_black_level = False  # the same weights without the clamp
+    import torch
+
+    def fuse_plain(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
+        i = torch.from_numpy(ir)[None, None].float() / 255
+        with torch.no_grad():
+            out = plain(v, i)[0].permute(1, 2, 0).numpy()
+        return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+
+    assert np.abs(fuse(pair.vis, pair.ir).astype(int) - fuse_plain(pair.vis, pair.ir).astype(int)).max() <= 1
+    vis, washed, _ = degrade_pair(pair.vis, pair.ir, "ir_low_contrast", 2, pair_rng(0, pair.name, "t", 2))
+    clamp = evaluate_rgb(fuse(vis, washed), pair.ir, pair.vis, ["VIF", "Qabf"])  # scored against the clean pair
+    without = evaluate_rgb(fuse_plain(vis, washed), pair.ir, pair.vis, ["VIF", "Qabf"])
+    assert clamp["VIF"] > without["VIF"] + 0.1 and clamp["Qabf"] > without["Qabf"] + 0.05
