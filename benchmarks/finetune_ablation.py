@@ -7,7 +7,11 @@ degradations and seeds; they differ only in the teacher:
 
     ft_plain        edgefuse train --mode student --init DEFAULT  (fusion loss, clean targets)
     ft_distilled    edgefuse distill --teacher TEACHER --init DEFAULT  (calibrated recipe)
+    ft_distilled_deg  the same with --teacher-on degraded: the teacher's output and features are
+                    targets on the degraded samples only, clean samples train on the fusion loss
+                    (the teacher is worse than the student on clean msrs/test, better on the suites)
     start           the starting weights themselves (seed 0 only: nothing random)
+    start_clamp     the starting weights with the IR black-level clamp (``edge_nano_agc``, no training)
 
 With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
 same way first (``teacher_ft``, seed 1: ``edgefuse train --mode teacher --init CKPT --teacher-text oracle``,
@@ -38,6 +42,7 @@ import ablation as ab  # noqa: E402  (the evaluation and statistics of the main 
 
 ROOT = ab.ROOT
 ARMS = ("ft_plain", "ft_distilled")
+ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg")
 DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
 DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
 
@@ -55,8 +60,9 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
                 *common]
     if arm == "ft_plain":
         return ["edgefuse", "train", "--mode", "student", "--model", args.model, *common]
+    extra = ["--teacher-on", "degraded"] if arm == "ft_distilled_deg" else []
     return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", args.model, "--recipe", "calibrated",
-            "--grad-share-every", "25", *common]
+            "--grad-share-every", "25", *extra, *common]
 
 
 def stage_train(args: argparse.Namespace) -> None:
@@ -68,7 +74,7 @@ def stage_train(args: argparse.Namespace) -> None:
         shutil.copyfile(args.init, start / "model.safetensors")
         shutil.copyfile(Path(args.init).with_suffix(".json"), start / "model.json")
     order = [("teacher_ft", args.seeds[0])] if args.teacher_init else []
-    order += [(arm, seed) for seed in args.seeds for arm in ARMS]
+    order += [(arm, seed) for seed in args.seeds for arm in args.arms]
     for arm, seed in order:
         if ab._done(arm, seed, args):
             continue
@@ -82,10 +88,23 @@ def stage_train(args: argparse.Namespace) -> None:
             sys.exit(f"training {arm} seed {seed} failed; see {out / f'{arm}_s{seed}.out'}")
 
 
+def _start_clamp(args: argparse.Namespace) -> None:
+    """``start_clamp_s0``: the starting weights under ``edge_nano_agc`` (the clamp has no parameters)."""
+    dest = Path(args.out) / "start_clamp_s0"
+    if (dest / "model.json").is_file():
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.init, dest / "model.safetensors")
+    card = json.loads(Path(args.init).with_suffix(".json").read_text())
+    card.update(architecture="edge_nano_agc", config={})
+    (dest / "model.json").write_text(json.dumps(card, indent=1) + "\n")
+
+
 def stage_eval(args: argparse.Namespace) -> None:
     suites = ab.build_suites(args)
-    jobs = [("start", 0)] + ([("teacher_ft", args.seeds[0])] if args.teacher_init else [])
-    jobs += [(a, s) for s in args.seeds for a in ARMS]
+    _start_clamp(args)
+    jobs = [("start", 0), ("start_clamp", 0)] + ([("teacher_ft", args.seeds[0])] if args.teacher_init else [])
+    jobs += [(a, s) for s in args.seeds for a in args.arms]
     for arm, seed in jobs:
         ab.evaluate_arm(arm, seed, args, suites)
         print(f"evaluated {arm} seed {seed}", flush=True)
@@ -93,8 +112,8 @@ def stage_eval(args: argparse.Namespace) -> None:
 
 def stage_report(args: argparse.Namespace) -> None:
     evals = {}
-    shown = ("start", *(("teacher_ft",) if args.teacher_init else ()), *ARMS)
-    seeds_of = {"start": [0], "teacher_ft": args.seeds[:1]}
+    shown = ("start", "start_clamp", *(("teacher_ft",) if args.teacher_init else ()), *args.arms)
+    seeds_of = {"start": [0], "start_clamp": [0], "teacher_ft": args.seeds[:1]}
     for arm, seeds in ((a, seeds_of.get(a, args.seeds)) for a in shown):
         for s in seeds:
             f = Path(args.out) / "eval" / f"{arm}_s{s}.json"
@@ -134,6 +153,10 @@ def stage_report(args: argparse.Namespace) -> None:
     lines += ["## Paired differences over seeds (95 % t interval)", "",
               "| comparison | set | ΔVIF | ΔQabf | supported |", "|---|---|---|---|---|"]
     for a, b, label in (("ft_distilled", "ft_plain", "fine-tuned: distilled vs plain"),
+                        *((("ft_distilled_deg", "ft_plain", "fine-tuned: distilled on degraded vs plain"),
+                           ("ft_distilled_deg", "start_clamp", "distilled on degraded vs clamp alone"),
+                           ("ft_plain", "start_clamp", "plain fine-tune vs clamp alone"))
+                          if "ft_distilled_deg" in args.arms else ()),
                         *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init
                           else ()),
                         ("ft_distilled", "start", "distilled fine-tune vs starting weights"),
@@ -143,7 +166,7 @@ def stage_report(args: argparse.Namespace) -> None:
             for metric in ab.METRICS[:2]:
                 diffs = []
                 for s in args.seeds:
-                    sb = 0 if b == "start" else s
+                    sb = 0 if b in ("start", "start_clamp") else s
                     sa = args.seeds[0] if a == "teacher_ft" else s
                     if (a, sa) in evals and (b, sb) in evals:
                         diffs.append(ab._score(evals[(a, sa)]["sets"][f"{st}/right"], metric, st.endswith("suite"))
@@ -196,9 +219,12 @@ def main() -> None:
     p.add_argument("--degrade", default="all")
     p.add_argument("--clean-ratio", type=float, default=0.5)
     p.add_argument("--init", default=str(DEFAULT_INIT))
-    p.add_argument("--model", default="edge_nano", help="Student architecture (edge_nano_rx: + IR contrast gain).")
+    p.add_argument("--model", default="edge_nano", help="Student architecture (edge_nano_agc: + IR black-level "
+                   "clamp; edge_nano_rx: + learned IR contrast gain).")
     p.add_argument("--teacher", default=str(DEFAULT_TEACHER))
     p.add_argument("--teacher-init", help="Fine-tune this teacher first (teacher_ft) and distil from it.")
+    p.add_argument("--arms", default=",".join(ARMS), type=lambda s: tuple(a for a in s.split(",") if a),
+                   help=f"Trained arms, of {', '.join(ALL_ARMS)}.")
     p.add_argument("--severity", type=int, default=2)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--max-pairs", type=int, default=50, help="Pairs per set (0 = all).")
@@ -206,6 +232,8 @@ def main() -> None:
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
     p.add_argument("--report-name", default="finetune", help="Stem of the report files under --results.")
     args = p.parse_args()
+    if set(args.arms) - set(ALL_ARMS):
+        p.error(f"unknown arms {sorted(set(args.arms) - set(ALL_ARMS))}; pick from {', '.join(ALL_ARMS)}")
     if args.teacher_init:
         args.teacher = str(Path(args.out) / f"teacher_ft_s{args.seeds[0]}" / "model.safetensors")
     if args.stage in ("train", "all"):

@@ -84,6 +84,9 @@ class TrainConfig:
     w_base: float = 1.0
     trainable_adapters: bool = True
     grad_share_every: int = 50  # log each loss term's share of the gradient norm every N iterations
+    # where the teacher terms act: "all" samples, or only the "degraded" ones (the teacher's output
+    # and features as targets where it knows the degradation; clean samples keep the fusion loss alone)
+    teacher_on: str = "all"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -106,7 +109,7 @@ class TrainConfig:
             raise ConfigError(f"vlm_timeout must be > 0 seconds, got {self.vlm_timeout}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
-        from edgefuse.train.objectives import RECIPES, TEXT_SOURCES
+        from edgefuse.train.objectives import RECIPES, TEACHER_ON, TEXT_SOURCES
 
         if self.teacher_text not in TEXT_SOURCES:
             raise ConfigError(f"teacher_text {self.teacher_text!r} is not one of {', '.join(TEXT_SOURCES)}")
@@ -119,6 +122,10 @@ class TrainConfig:
         if self.text_encoder == "clip" and not self.text_weights:
             raise ConfigError("text_encoder 'clip' needs --text-weights DIR (a local CLIP folder in Hugging Face "
                               "format); nothing is downloaded")
+        if self.teacher_on not in TEACHER_ON:
+            raise ConfigError(f"teacher_on {self.teacher_on!r} is not one of {', '.join(TEACHER_ON)}")
+        if self.teacher_on == "degraded" and self.mode == "distill" and not self.degrade_types:
+            raise ConfigError("teacher_on 'degraded' needs degraded training inputs: add --degrade TYPES")
         if self.grad_share_every < 0:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

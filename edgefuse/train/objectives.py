@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # an annotator run on the (degraded) crop, or one constant prompt for every sample (no prior)
 TEXT_SOURCES = ("oracle", "annotator", "constant")
 RECIPES = ("calibrated", "dtpf")
+TEACHER_ON = ("all", "degraded")
 
 # the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
 # term's, measured on the first batches (see DistillObjective.calibrate)
@@ -146,6 +147,13 @@ class DistillObjective(Objective):
     def extra_parameters(self) -> list[nn.Parameter]:
         return self.loss.adapter_parameters()
 
+    def _teacher_rows(self, batch: Mapping[str, Any], n: int) -> Tensor | None:
+        """Indices of the samples the teacher terms act on; ``None``: all of them."""
+        if self.trainer.cfg.teacher_on == "all":
+            return None
+        kinds = batch.get("degradation") or ["clean"] * n
+        return torch.tensor([i for i, k in enumerate(kinds) if k != "clean"], dtype=torch.long)
+
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
                    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
         tr = self.trainer
@@ -156,6 +164,14 @@ class DistillObjective(Objective):
         fused_s, feats_s = model(vis, ir, return_features=True)
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
+        rows = self._teacher_rows(batch, fused_s.shape[0])
+        if rows is not None and rows.numel() == 0:  # a batch of clean samples only: no teacher term
+            zero = fused_s.sum() * 0.0
+            return base, zero, zero, parts
+        if rows is not None:
+            rows = rows.to(fused_s.device)
+            fused_s, fused_t = fused_s[rows], fused_t[rows]
+            feats_s, feats_t = [f[rows] for f in feats_s], [f[rows] for f in feats_t]
         feat = self.loss.feature_loss(feats_s, feats_t)
         if self.res_beta > 0:
             res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
@@ -218,7 +234,7 @@ class DistillObjective(Objective):
         return {"recipe": self.trainer.cfg.recipe, "w_feat": round(self.loss.w_feat, 6),
                 "w_res": round(self.loss.w_res, 6), "res_loss": "smooth_l1_beta1" if self.res_beta else "l1",
                 "calibration": {k: round(v, 6) for k, v in self.calibration.items()},
-                "teacher_text": self.trainer.cfg.teacher_text}
+                "teacher_text": self.trainer.cfg.teacher_text, "teacher_on": self.trainer.cfg.teacher_on}
 
 
 OBJECTIVES = {"student": StudentObjective, "teacher": TeacherObjective, "distill": DistillObjective}
