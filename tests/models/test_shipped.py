@@ -50,6 +50,7 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert card["config"] == {"ir_black_level": True} and model.ir_black_level
+    assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
