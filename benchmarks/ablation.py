@@ -335,19 +335,23 @@ def stage_report(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200))  # BGR per arm
+COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200),
+           (170, 80, 170))  # BGR per arm
 
 
-def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
+def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, ...] = ARMS,
+            seeds_of: dict[str, list[int]] | None = None) -> None:
     """Bars of VIF and Qabf per degradation type per arm (seed mean, whisker = seed std), drawn with OpenCV."""
     import cv2
 
-    types = sorted({r["type"] for name in TEST_SETS for r in evals[(ARMS[0], args.seeds[0])]["sets"][f"{name}/suite/right"]})
+    seeds_of = seeds_of or {}
+    first = next(k for k in evals if k[0] in arms)
+    types = sorted({r["type"] for name in TEST_SETS for r in evals[first]["sets"][f"{name}/suite/right"]})
     panels = []
     for metric in ("VIF", "Qabf"):
         vals = {}
-        for arm in ARMS:
-            seeds = [s for s in args.seeds if (arm, s) in evals]
+        for arm in arms:
+            seeds = [s for s in seeds_of.get(arm, args.seeds) if (arm, s) in evals]
             if not seeds:
                 continue
             for t in types:
@@ -359,9 +363,9 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
         h, w, left, bottom = 360, 720, 50, 60
         img = np.full((h, w, 3), 255, np.uint8)
         group = (w - left - 10) / len(types)
-        bar = group * 0.8 / len(ARMS)
+        bar = group * 0.8 / len(arms)
         for gi, t in enumerate(types):
-            for ai, arm in enumerate(ARMS):
+            for ai, arm in enumerate(arms):
                 if (arm, t) not in vals:
                     continue
                 m, e = vals[(arm, t)]
@@ -379,8 +383,8 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path) -> None:
             cv2.putText(img, f"{v:.2f}", (4, yy + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(img, f"{metric} vs the clean sources (msrs + roadscene test suites; mean of seeds, bar = std)",
                     (left, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        for ai, arm in enumerate(ARMS):
-            x = left + ai * 135
+        for ai, arm in enumerate(arms):
+            x = left + ai * min(135, (w - left) // len(arms))
             cv2.rectangle(img, (x, h - 24), (x + 12, h - 12), COLOURS[ai], -1)
             cv2.putText(img, arm, (x + 16, h - 13), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
         panels.append(img)

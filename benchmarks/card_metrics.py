@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
+SETS = {"ivf": {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"},
+        # the medical split of benchmarks/make_medical_split.py (python benchmarks/make_medical_split.py)
+        "medical": {"medical_split/test": ROOT / "data" / "medical_split" / "test"}}
 ALL = "EN,SD,SF,AG,MI,SCD,VIF,Qabf,Nabf,SSIM,MS_SSIM,CC,PSNR"
 
 
@@ -34,15 +37,19 @@ def _run(cmd: list[str]) -> None:
 
 
 def _rel(p: Path) -> str:
-    try:
-        return str(p.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(p)
+    """A path as the card shows it: relative to the repository (``../shared/data/...`` for the data)."""
+    return os.path.relpath(p.resolve(), ROOT)
 
 
-def measure(model: str, out: Path) -> tuple[dict, dict, list[str]]:
+def _shown(arg: str, out: Path) -> str:
+    if arg.startswith(str(out)):
+        return "OUT" + arg[len(str(out)):]
+    return _rel(Path(arg)) if arg.startswith("/") else arg
+
+
+def measure(model: str, out: Path, task: str) -> tuple[dict, dict, list[str]]:
     test, suite, commands = {}, {}, []
-    for name, root in SETS.items():
+    for name, root in SETS[task].items():
         tag = name.replace("/", "_")
         clean = ["edgefuse", "-q", "eval", "--data", str(root), "-m", f"model={model}", "--metrics", ALL,
                  "--json", str(out / f"{tag}.json")]
@@ -52,7 +59,7 @@ def measure(model: str, out: Path) -> tuple[dict, dict, list[str]]:
                "-m", f"model={model}", "--metrics", "VIF,Qabf", "--json", str(out / f"{tag}_suite.json")]
         for cmd in (clean, deg, ref):
             _run(cmd)
-            commands.append(" ".join(_rel(Path(c)) if c.startswith(str(ROOT.parent)) else c for c in cmd))
+            commands.append(" ".join(_shown(c, out) for c in cmd))
         t = json.loads((out / f"{tag}.json").read_text())["mean"]["model"]
         test[name] = {k: round(float(v), 4) for k, v in t.items()}
         s = json.loads((out / f"{tag}_suite.json").read_text())
@@ -65,18 +72,18 @@ def measure(model: str, out: Path) -> tuple[dict, dict, list[str]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="edge_nano_ivf", help="Shipped model name (its card is rewritten).")
-    p.add_argument("--out", default=str(ROOT / "runs" / "card_metrics"))
+    p.add_argument("--out", default=str(ROOT / "runs" / "card_metrics"), help="Folder for the suites and JSON (OUT).")
     p.add_argument("--write", action="store_true", help="Write the numbers into the shipped card.")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    test, suite, commands = measure(args.model, out)
+    card_file = ROOT / "edgefuse" / "assets" / "models" / f"{args.model}.json"
+    if not card_file.is_file():
+        sys.exit(f"no shipped card {_rel(card_file)}: pass a shipped model name")
+    card = json.loads(card_file.read_text())
+    test, suite, commands = measure(args.model, out, card.get("training", {}).get("task", "ivf"))
     print(json.dumps({"test": test, "suite": suite}, indent=1))
     if args.write:
-        card_file = ROOT / "edgefuse" / "assets" / "models" / f"{args.model}.json"
-        if not card_file.is_file():
-            sys.exit(f"no shipped card {card_file}")
-        card = json.loads(card_file.read_text())
         card["metrics"]["test"] = test
         card["metrics"]["suite"] = suite
         card["metrics"]["test_command"] = "python benchmarks/card_metrics.py --model " + args.model + " --write"

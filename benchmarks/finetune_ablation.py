@@ -181,23 +181,27 @@ def stage_report(args: argparse.Namespace) -> None:
                 summary["comparisons"].append({"comparison": label, "set": st, "metric": metric, "diffs": diffs,
                                                "mean": mean, "half_width": half})
             lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
-    lines += ["", "## Per degradation type (msrs/test suite, VIF / Qabf, seed mean)", "",
-              "| type | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
-    key = "msrs/test/suite/right"
-    types = sorted({r["type"] for ev in evals.values() for r in ev["sets"].get(key, [])})
-    for t in types:
-        cells = []
-        for arm in shown:
-            seeds = seeds_of.get(arm, args.seeds)
-            vif, qabf = ([np.mean([r[m] for r in evals[(arm, s)]["sets"][key] if r["type"] == t])
-                          for s in seeds if (arm, s) in evals] for m in ("VIF", "Qabf"))
-            cells.append(f"{np.mean(vif):.3f} / {np.mean(qabf):.3f}" if vif else "—")
-        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    for set_name in ab.TEST_SETS:
+        key = f"{set_name}/suite/right"
+        lines += ["", f"## Per degradation type ({set_name} suite, VIF / Qabf, seed mean)", "",
+                  "| type | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
+        types = sorted({r["type"] for ev in evals.values() for r in ev["sets"].get(key, [])})
+        for t in types:
+            cells = []
+            for arm in shown:
+                seeds = seeds_of.get(arm, args.seeds)
+                vif, qabf = ([np.mean([r[m] for r in evals[(arm, s)]["sets"][key] if r["type"] == t])
+                              for s in seeds if (arm, s) in evals] for m in ("VIF", "Qabf"))
+                cells.append(f"{np.mean(vif):.3f} / {np.mean(qabf):.3f}" if vif else "—")
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
     stem = args.report_name
     (res / f"{stem}.md").write_text("\n".join(lines) + "\n")
     (res / f"{stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if any(k[0] in args.arms for k in evals):
+        ab._figure(evals, args, res / f"{stem}.png", arms=tuple(a for a in shown if any(k[0] == a for k in evals)),
+                   seeds_of=seeds_of)
     print("\n".join(lines))
 
 

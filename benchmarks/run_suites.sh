@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The degradation suites of the test splits (severity 2, seed 0), fused by the shipped defaults, the same
+# weights without the black-level clamp ("before", benchmarks/results/weights/*_noclamp), pixel-max and the
+# Laplacian pyramid, scored against the clean sources.
+# Usage: bash benchmarks/run_suites.sh [OUT] [DATA_ROOT]   (defaults: runs/suites, ../shared/data)
+# Writes benchmarks/results/suite_<set>.{md,csv,json,png}. The medical split comes from
+# python benchmarks/make_medical_split.py (data/medical_split).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-runs/suites}"
+DATA="${2:-../shared/data}"
+RES=benchmarks/results
+W=benchmarks/results/weights
+[[ -d data/medical_split/test ]] || python benchmarks/make_medical_split.py --data "$DATA" >/dev/null
+suite() {  # tag clean-dir model before-weights
+  local tag=$1 clean=$2 model=$3 before=$4
+  local cmd1="edgefuse degrade --data $clean --out $OUT/$tag --severity 2 --seed 0"
+  local cmd2="edgefuse eval --data $OUT/$tag --reference $clean -m $model -m before=$before -m max -m laplacian --metrics VIF,Qabf,SSIM,PSNR,MI"
+  $cmd1 >/dev/null
+  {
+    echo "# ${tag%_test}/test degradation suite (severity 2, seed 0), scored against the clean sources"
+    echo
+    echo "Command: \`bash benchmarks/run_suites.sh\` ($(date -u +%Y-%m-%d)), which runs"
+    echo "\`${cmd1/$OUT/OUT}\` and then"
+    echo "\`${cmd2//$OUT/OUT}\`."
+    echo "\`$model\` is the shipped default (with the black-level clamp); \`before\` is the same weights without it."
+    echo
+    echo '```'
+    edgefuse -q ${cmd2#edgefuse } --csv "$RES/suite_$tag.csv" --json "$RES/suite_$tag.json" --grid "$RES/suite_$tag.png" \
+      | grep -v "^wrote " | sed "s#$OUT/#OUT/#g"
+    echo '```'
+  } > "$RES/suite_$tag.md"
+  echo "wrote $RES/suite_$tag.md"
+}
+suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_noclamp.safetensors"
+suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_noclamp.safetensors"
+suite medical_test data/medical_split/test edge_nano_med "$W/edge_nano_med_noclamp.safetensors"
