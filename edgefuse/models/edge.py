@@ -105,6 +105,8 @@ class EdgeFuseNet(FusionModel):
             roadscene/train (max 0.36); ``ir_low_contrast`` severity 1 gives 0.20-0.60, severity
             2 0.39-0.68. Blocks, not pixels, so that noise does not move ``lo``. ONNX: one
             AveragePool, a ReduceMin, a ReduceMax and a few element-wise ops on (N, 1, 1, 1).
+            Frames above the tiling limit (:mod:`edgefuse.tiling`) get the statistics of each
+            tile, as the global context does.
     """
 
     size_multiple = 1
