@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edgefuse.runtime import backend_for
+from edgefuse.runtime import backend_for, canonical_backend
 from edgefuse.runtime.sidecars import sidecar_value
 from edgefuse.bench.benchmark import BenchConfig, Progress, run_bench
 from edgefuse.errors import ConfigError
@@ -18,7 +18,7 @@ def config_for(artefact: str, cfg: BenchConfig) -> BenchConfig:
     dropped for artefacts, which carry their own precision and pick their device by backend.
     """
     kind = backend_for(artefact)
-    base = cfg.replace(engine=None, onnx=None, model=None, backend=None)
+    base = cfg.replace(engine=None, onnx=None, model=None)
     if kind == "tensorrt":
         return base.replace(engine=artefact, precision=None, device="cuda")
     if kind == "onnxruntime":
@@ -65,6 +65,12 @@ def run_compare(artefacts: Sequence[str], cfg: BenchConfig, progress: Progress |
         raise ConfigError(f"--compare needs at least two artefacts or model names; got {len(artefacts)}")
     if cfg.engine or cfg.onnx or cfg.model:
         raise ConfigError("with --compare, list every artefact after it (not with --engine/--onnx/--model)")
+    if cfg.backend:  # checked for every entry before any runs: a forced backend is never dropped silently
+        forced = canonical_backend(cfg.backend)
+        wrong = [a for a in artefacts if backend_for(a) != forced]
+        if wrong:
+            raise ConfigError(f"--backend {forced} cannot run {', '.join(wrong)} (that needs "
+                              f"{backend_for(wrong[0])}); export it first (edgefuse export) or drop --backend")
     if cfg.height is None or cfg.width is None:
         fixed = next((hw for hw in map(static_hw, artefacts) if hw is not None), None)
         if fixed is not None:

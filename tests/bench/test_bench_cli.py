@@ -80,6 +80,16 @@ def test_compare_takes_the_static_size_for_torch_entries(tiny_onnx):
     assert "32x48" in r.stdout and "torch" in r.stdout and "onnxruntime" in r.stdout
 
 
+def test_compare_refuses_a_backend_that_cannot_run_an_entry(tiny_onnx, bare_onnx):
+    """A forced --backend was dropped for every entry before; now it is checked before anything runs."""
+    r = bench("--compare", "edge_nano_ivf", str(tiny_onnx), "--backend", "ort", "--iters", "2")
+    assert r.exit_code == 2 and "--backend onnxruntime cannot run edge_nano_ivf" in r.output
+    assert "p50" not in r.output and len(r.output.strip().splitlines()) == 1
+    r = bench("--compare", str(tiny_onnx), str(bare_onnx), "--backend", "ort", "--iters", "2", "--warmup", "0")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("onnxruntime") >= 2
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--onnx", "missing.onnx"], "ONNX file not found: missing.onnx"),
     (["--engine", "missing.plan"], "engine not found: missing.plan"),
