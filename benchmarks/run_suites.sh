@@ -30,6 +30,7 @@ suite() {  # tag clean-dir model before-weights
       | grep -v "^wrote " | sed "s#$OUT/#OUT/#g"
     echo '```'
   } > "$RES/suite_$tag.md"
+  sed -i "s#\"$OUT/#\"OUT/#g" "$RES/suite_$tag.json"  # the suite folder as the page names it
   echo "wrote $RES/suite_$tag.md"
 }
 suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_noclamp.safetensors"

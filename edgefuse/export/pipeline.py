@@ -36,10 +36,11 @@ class ModelSource:
     checkpoint: str | None
     checkpoint_sha256: str | None
     trained: bool
+    config: dict[str, Any] = field(default_factory=dict)  # the card's constructor options (e.g. ir_black_level)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "architecture": self.architecture, "checkpoint": self.checkpoint,
-                "checkpoint_sha256": self.checkpoint_sha256, "trained": self.trained,
+        return {"name": self.name, "architecture": self.architecture, "config": dict(self.config),
+                "checkpoint": self.checkpoint, "checkpoint_sha256": self.checkpoint_sha256, "trained": self.trained,
                 "params": sum(p.numel() for p in self.model.parameters())}
 
 
@@ -95,7 +96,7 @@ def resolve_model(cfg: ExportConfig) -> ModelSource:
     name = cfg.name or (art.name if art.shipped or not art.trained else str(art.architecture))
     sha = (art.card or {}).get("sha256") or (file_sha256(art.path) if art.path else None)
     return ModelSource(loaded.module, name, str(art.architecture), str(art.path) if art.path else None, sha,
-                       art.trained)
+                       art.trained, dict((art.card or {}).get("config") or {}))
 
 
 def _shapes(cfg: ExportConfig) -> dict[str, Any]:

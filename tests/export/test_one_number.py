@@ -62,3 +62,14 @@ def test_int8_search_score_is_sidecar_parity(shipped_int8):
     # the FP32-elsewhere graph's score is written unrounded: it is that artefact's parity PSNR exactly
     assert search["psnr_db_fp32_elsewhere"] == sidecars["int8"]["parity"]["psnr_db"]
     assert np.isfinite(chosen) and chosen < 99.0 and search["target_met"] is False
+
+
+def test_sidecars_record_the_cards_constructor_options(shipped_int8):
+    """The default's card turns on the black-level clamp; every sidecar says so, and the graph has it."""
+    import onnx
+
+    report, sidecars = shipped_int8
+    for precision, doc in sidecars.items():
+        assert doc["model"]["config"] == {"ir_black_level": True}, precision
+    ops = {n.op_type for n in onnx.load(str(report.artefacts["fp32"])).graph.node}
+    assert {"ReduceMin", "ReduceMax"} <= ops
