@@ -2,6 +2,9 @@
 # The training runs behind the shipped weights and the comparison table (CPU, 2 cores).
 # Each run resumes from its last.pt when restarted. Usage: bash benchmarks/train_shipped.sh [stage]
 # stages: teacher | students (includes medical) | medical | all (default all) | dtpf_cpu (not in all). Logs: runs/<name>.out, runs/<name>/log.csv
+# Then: python benchmarks/ship_models.py (copies the runs into the package; the shipped students get the
+# black-level clamp in their cards), bash benchmarks/run_comparison.sh, and
+# python benchmarks/card_metrics.py --model edge_nano_ivf --write (and --model edge_nano_med) for the card metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
