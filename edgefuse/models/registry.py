@@ -56,30 +56,25 @@ def dtpf_student(**overrides: Any) -> DTPF:
     return DTPF(**kwargs)
 
 
+_NANO: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1)
+
+
 @MODELS.register("edge_nano")
 def edge_nano(**overrides: Any) -> EdgeFuseNet:
     """Edge student for live video: widths 16/32/48 at 1/2-1/8 resolution, no text."""
-    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1)
-    kwargs.update(overrides)
-    return EdgeFuseNet(**kwargs)
+    return EdgeFuseNet(**{**_NANO, **overrides})
 
 
 @MODELS.register("edge_nano_rx")
 def edge_nano_rx(**overrides: Any) -> EdgeFuseNet:
     """``edge_nano`` with a per-image IR contrast gain (``ir_gain``): same weights plus 49 parameters."""
-    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1,
-                                  ir_gain=True)
-    kwargs.update(overrides)
-    return EdgeFuseNet(**kwargs)
+    return EdgeFuseNet(**{**_NANO, "ir_gain": True, **overrides})
 
 
 @MODELS.register("edge_nano_agc")
 def edge_nano_agc(**overrides: Any) -> EdgeFuseNet:
     """``edge_nano`` with the IR black-level clamp (``ir_black_level``): the same weights, no new parameters."""
-    kwargs: dict[str, Any] = dict(widths=(16, 32, 48), depths=(1, 2, 2), residual_channels=8, residual_kernel=1,
-                                  ir_black_level=True)
-    kwargs.update(overrides)
-    return EdgeFuseNet(**kwargs)
+    return EdgeFuseNet(**{**_NANO, "ir_black_level": True, **overrides})
 
 
 @MODELS.register("edge_small")
