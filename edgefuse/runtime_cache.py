@@ -5,9 +5,9 @@ ONNX Runtime runs the edge students about 2-3x faster than torch eager on the CP
 checkpoint with the library's own ``export_onnx`` (dynamic H and W) into a cache folder, keyed
 by everything that decides the graph: the checkpoint's weights, its card (architecture and
 config), the edgefuse version and the source of the model and export code. A later run finds
-the right file without exporting again; a changed checkpoint, card or model code exports anew. ``EDGEFUSE_CACHE_DIR`` moves the cache (default
-``$XDG_CACHE_HOME/edgefuse`` or ``~/.cache/edgefuse``); ``EDGEFUSE_BACKEND=torch`` turns the
-default off.
+the right file without exporting again; a changed checkpoint, card or model code exports anew.
+``EDGEFUSE_CACHE_DIR`` moves the cache (default ``$XDG_CACHE_HOME/edgefuse`` or
+``~/.cache/edgefuse``); ``EDGEFUSE_BACKEND=torch`` turns the default off.
 """
 
 from __future__ import annotations
@@ -40,10 +40,6 @@ def ort_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def file_hash(path: Path) -> str:
-    return file_sha256(path)[:16]
 
 
 def _graph_sources() -> list[Path]:
