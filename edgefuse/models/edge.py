@@ -209,7 +209,9 @@ class EdgeFuseNet(FusionModel):
     @staticmethod
     def _remove_black_level(ir: torch.Tensor) -> torch.Tensor:
         """``(ir - s lo) hi / (hi - s lo)``: ``lo``/``hi`` the min/max 8x8 block mean, ``s`` the ramp of ``lo / hi``."""
-        blocks = F.avg_pool2d(ir, _BLOCK) if min(ir.shape[-2:]) >= _BLOCK else ir
+        # an export always pools (its smallest dynamic size is above one block); eager takes tiny inputs as they are
+        tiny = not exporting() and min(ir.shape[-2:]) < _BLOCK
+        blocks = ir if tiny else F.avg_pool2d(ir, _BLOCK)
         lo = blocks.amin(dim=(2, 3), keepdim=True)
         hi = blocks.amax(dim=(2, 3), keepdim=True).clamp_min(_MIN_RANGE)
         strength = ((lo / hi - _PEDESTAL_FROM) / (_PEDESTAL_FULL - _PEDESTAL_FROM)).clamp(0.0, 1.0)

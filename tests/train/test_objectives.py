@@ -182,17 +182,17 @@ def test_teacher_on_degraded_leaves_clean_samples_to_the_fusion_loss(tmp_path, d
     # all clean: no teacher term at all (zero, and no gradient through it)
     clean = {**batch, "degradation": ["clean"] * n}
     _, feat, res, _ = obj._raw_terms(model, clean)
-    assert float(feat) == 0.0 and float(res) == 0.0
+    assert feat.item() == 0.0 and res.item() == 0.0
     # one degraded sample: the terms equal those of that sample alone under teacher_on "all"
     one = {**batch, "degradation": ["ir_noise"] + ["clean"] * (n - 1)}
     _, feat1, res1, _ = obj._raw_terms(model, one)
     object.__setattr__(trainer.cfg, "teacher_on", "all")  # the same objective, teacher terms on every sample
-    alone = {k: (v[:1] if isinstance(v, torch.Tensor) else v[:1] if isinstance(v, list) else v)
+    alone = {k: (v[:1] if isinstance(v, (torch.Tensor, list)) else v)
              for k, v in batch.items()}
     _, feat_a, res_a, _ = obj._raw_terms(model, alone)
     torch.testing.assert_close(res1, res_a)
     torch.testing.assert_close(feat1, feat_a)
-    assert float(res1) > 0
+    assert res1.item() > 0
     object.__setattr__(trainer.cfg, "teacher_on", "degraded")
     weights = train(TrainConfig.from_dict({**cfg.to_dict(), "out": str(tmp_path / "deg2")}))
     assert json.loads(weights.with_suffix(".json").read_text())["training"]["teacher_on"] == "degraded"
