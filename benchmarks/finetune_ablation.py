@@ -11,6 +11,9 @@ degradations and seeds; they differ only in the teacher:
                     targets on the degraded samples only, clean samples train on the fusion loss
                     (the teacher is worse than the student on clean msrs/test, better on the suites)
     start           the starting weights themselves (seed 0 only: nothing random)
+    ft_anchor       edgefuse distill --teacher START_CLAMP --teacher-on clean: no text teacher; the starting
+                    weights (with the clamp) are the target on clean samples, the fusion loss on degraded
+                    ones ("learning without forgetting", Li & Hoiem, ECCV 2016)
     start_clamp     the starting weights with the IR black-level clamp (``edge_nano_agc``, no training)
 
 With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
@@ -42,7 +45,7 @@ import ablation as ab  # noqa: E402  (the evaluation and statistics of the main 
 
 ROOT = ab.ROOT
 ARMS = ("ft_plain", "ft_distilled")
-ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg")
+ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor")
 DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
 DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
 
@@ -61,7 +64,10 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     if arm == "ft_plain":
         return ["edgefuse", "train", "--mode", "student", "--model", args.model, *common]
     extra = ["--teacher-on", "degraded"] if arm == "ft_distilled_deg" else []
-    return ["edgefuse", "distill", "--teacher", str(args.teacher), "--model", args.model, "--recipe", "calibrated",
+    teacher = args.teacher
+    if arm == "ft_anchor":
+        extra, teacher = ["--teacher-on", "clean"], str(Path(args.out) / "start_clamp_s0" / "model.safetensors")
+    return ["edgefuse", "distill", "--teacher", teacher, "--model", args.model, "--recipe", "calibrated",
             "--grad-share-every", "25", *extra, *common]
 
 
@@ -73,6 +79,8 @@ def stage_train(args: argparse.Namespace) -> None:
         start.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.init, start / "model.safetensors")
         shutil.copyfile(Path(args.init).with_suffix(".json"), start / "model.json")
+    if "ft_anchor" in args.arms:
+        _start_clamp(args)
     order = [("teacher_ft", args.seeds[0])] if args.teacher_init else []
     order += [(arm, seed) for seed in args.seeds for arm in args.arms]
     for arm, seed in order:
@@ -157,6 +165,9 @@ def stage_report(args: argparse.Namespace) -> None:
                            ("ft_distilled_deg", "start_clamp", "distilled on degraded vs clamp alone"),
                            ("ft_plain", "start_clamp", "plain fine-tune vs clamp alone"))
                           if "ft_distilled_deg" in args.arms else ()),
+                        *((("ft_anchor", "ft_plain", "anchored vs plain fine-tune"),
+                           ("ft_anchor", "start_clamp", "anchored fine-tune vs clamp alone"))
+                          if "ft_anchor" in args.arms else ()),
                         *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init
                           else ()),
                         ("ft_distilled", "start", "distilled fine-tune vs starting weights"),

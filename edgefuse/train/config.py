@@ -84,8 +84,10 @@ class TrainConfig:
     w_base: float = 1.0
     trainable_adapters: bool = True
     grad_share_every: int = 50  # log each loss term's share of the gradient norm every N iterations
-    # where the teacher terms act: "all" samples, or only the "degraded" ones (the teacher's output
-    # and features as targets where it knows the degradation; clean samples keep the fusion loss alone)
+    # where the teacher terms act: "all" samples, only the "degraded" ones (the teacher's output and
+    # features as targets where it knows the degradation; clean samples keep the fusion loss alone),
+    # or only the "clean" ones (with the starting weights as the teacher: keep what the model did on
+    # clean pairs while it learns the degraded ones, "learning without forgetting")
     teacher_on: str = "all"
 
     def __post_init__(self) -> None:
@@ -124,8 +126,8 @@ class TrainConfig:
                               "format); nothing is downloaded")
         if self.teacher_on not in TEACHER_ON:
             raise ConfigError(f"teacher_on {self.teacher_on!r} is not one of {', '.join(TEACHER_ON)}")
-        if self.teacher_on == "degraded" and self.mode == "distill" and not self.degrade_types:
-            raise ConfigError("teacher_on 'degraded' needs degraded training inputs: add --degrade TYPES")
+        if self.teacher_on != "all" and self.mode == "distill" and not self.degrade_types:
+            raise ConfigError(f"teacher_on {self.teacher_on!r} needs degraded training inputs: add --degrade TYPES")
         if self.grad_share_every < 0:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

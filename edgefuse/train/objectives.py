@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # an annotator run on the (degraded) crop, or one constant prompt for every sample (no prior)
 TEXT_SOURCES = ("oracle", "annotator", "constant")
 RECIPES = ("calibrated", "dtpf")
-TEACHER_ON = ("all", "degraded")
+TEACHER_ON = ("all", "degraded", "clean")
 
 # the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
 # term's, measured on the first batches (see DistillObjective.calibrate)
@@ -149,10 +149,11 @@ class DistillObjective(Objective):
 
     def _teacher_rows(self, batch: Mapping[str, Any], n: int) -> Tensor | None:
         """Indices of the samples the teacher terms act on; ``None``: all of them."""
-        if self.trainer.cfg.teacher_on == "all":
+        on = self.trainer.cfg.teacher_on
+        if on == "all":
             return None
         kinds = batch.get("degradation") or ["clean"] * n
-        return torch.tensor([i for i, k in enumerate(kinds) if k != "clean"], dtype=torch.long)
+        return torch.tensor([i for i, k in enumerate(kinds) if (k == "clean") == (on == "clean")], dtype=torch.long)
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
                    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:

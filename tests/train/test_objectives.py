@@ -200,3 +200,19 @@ def test_teacher_on_degraded_leaves_clean_samples_to_the_fusion_loss(tmp_path, d
         TrainConfig(mode="distill", teacher="t.safetensors", teacher_on="degraded")
     with pytest.raises(ConfigError, match="teacher_on"):
         TrainConfig(teacher_on="some")
+
+
+def test_teacher_on_clean_anchors_the_clean_samples_only(tmp_path, data):
+    cfg = _distill_cfg(tmp_path, data, name="anchor", teacher_on="clean", clean_ratio=0.5)
+    trainer = Trainer(cfg)
+    obj, model = trainer.objective, trainer.model
+    batch = next(trainer._batches())
+    n = batch["vis"].shape[0]
+    _, feat, res, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
+    assert feat.item() == 0.0 and res.item() == 0.0  # no clean sample: no teacher term
+    mixed = {**batch, "degradation": ["ir_noise"] * (n - 1) + ["clean"]}
+    _, _, res_mixed, _ = obj._raw_terms(model, mixed)
+    object.__setattr__(trainer.cfg, "teacher_on", "all")
+    last = {k: (v[-1:] if isinstance(v, (torch.Tensor, list)) else v) for k, v in batch.items()}
+    _, _, res_last, _ = obj._raw_terms(model, last)
+    torch.testing.assert_close(res_mixed, res_last)  # the clean sample's term alone
