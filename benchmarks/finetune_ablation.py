@@ -66,7 +66,10 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     extra = ["--teacher-on", "degraded"] if arm == "ft_distilled_deg" else []
     teacher = args.teacher
     if arm == "ft_anchor":
-        extra, teacher = ["--teacher-on", "clean"], str(Path(args.out) / "start_clamp_s0" / "model.safetensors")
+        # the student starts equal to its anchor, so the calibration finds no output gradient to scale;
+        # 80 is about the output weight the calibration gave the text teacher in ft_distilled (64-84)
+        extra = ["--teacher-on", "clean", "--w-res", "80"]
+        teacher = str(Path(args.out) / "start_clamp_s0" / "model.safetensors")
     return ["edgefuse", "distill", "--teacher", teacher, "--model", args.model, "--recipe", "calibrated",
             "--grad-share-every", "25", *extra, *common]
 
