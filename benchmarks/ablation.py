@@ -336,7 +336,7 @@ def stage_report(args: argparse.Namespace) -> None:
 
 
 COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200),
-           (170, 80, 170))  # BGR per arm
+           (170, 80, 170), (30, 200, 220), (140, 140, 0))  # BGR per arm
 
 
 def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, ...] = ARMS,
