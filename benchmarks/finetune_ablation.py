@@ -15,6 +15,11 @@ degradations and seeds; they differ only in the teacher:
                     weights (with the clamp) are the target on clean samples, the fusion loss on degraded
                     ones ("learning without forgetting", Li & Hoiem, ECCV 2016)
     start_clamp     the starting weights with the IR black-level clamp (``edge_nano_agc``, no training)
+    ft_anchor_plain edgefuse train --mode student --anchor START_CLAMP: the fusion loss on every sample plus
+                    the starting weights' output as an L1 target on the clean ones (``--w-anchor``)
+    ft_anchor_kd    edgefuse distill --teacher TEACHER --teacher-on degraded --anchor START_CLAMP: the same, with
+                    the text teacher's output and features as targets on the degraded samples; against
+                    ft_anchor_plain it isolates what the teacher adds when clean behaviour is held fixed
 
 With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
 same way first (``teacher_ft``, seed 1: ``edgefuse train --mode teacher --init CKPT --teacher-text oracle``,
@@ -45,7 +50,8 @@ import ablation as ab  # noqa: E402  (the evaluation and statistics of the main 
 
 ROOT = ab.ROOT
 ARMS = ("ft_plain", "ft_distilled")
-ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor")
+ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor", "ft_anchor_plain", "ft_anchor_kd")
+ANCHORED = ("ft_anchor", "ft_anchor_plain", "ft_anchor_kd")
 DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
 DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
 
@@ -61,9 +67,16 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     if arm == "teacher_ft":
         return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", "oracle",
                 *common]
+    anchor = ["--anchor", str(Path(args.out) / "start_clamp_s0" / "model.safetensors"), "--w-anchor",
+              str(args.w_anchor)]
     if arm == "ft_plain":
         return ["edgefuse", "train", "--mode", "student", "--model", args.model, *common]
-    extra = ["--teacher-on", "degraded"] if arm == "ft_distilled_deg" else []
+    if arm == "ft_anchor_plain":
+        return ["edgefuse", "train", "--mode", "student", "--model", args.model, "--grad-share-every", "25",
+                *anchor, *common]
+    extra = ["--teacher-on", "degraded"] if arm in ("ft_distilled_deg", "ft_anchor_kd") else []
+    if arm == "ft_anchor_kd":
+        extra += anchor
     teacher = args.teacher
     if arm == "ft_anchor":
         # the student starts equal to its anchor, so the calibration finds no output gradient to scale;
@@ -82,7 +95,7 @@ def stage_train(args: argparse.Namespace) -> None:
         start.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.init, start / "model.safetensors")
         shutil.copyfile(Path(args.init).with_suffix(".json"), start / "model.json")
-    if "ft_anchor" in args.arms:
+    if set(ANCHORED) & set(args.arms):
         _start_clamp(args)
     order = [("teacher_ft", args.seeds[0])] if args.teacher_init else []
     order += [(arm, seed) for seed in args.seeds for arm in args.arms]
@@ -171,10 +184,15 @@ def stage_report(args: argparse.Namespace) -> None:
                         *((("ft_anchor", "ft_plain", "anchored vs plain fine-tune"),
                            ("ft_anchor", "start_clamp", "anchored fine-tune vs clamp alone"))
                           if "ft_anchor" in args.arms else ()),
+                        ("ft_anchor_kd", "ft_anchor_plain", "anchored: distilled vs plain"),
+                        ("ft_anchor_kd", "start_clamp", "anchored distilled vs clamp alone"),
+                        ("ft_anchor_plain", "start_clamp", "anchored plain vs clamp alone"),
                         *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init
                           else ()),
                         ("ft_distilled", "start", "distilled fine-tune vs starting weights"),
                         ("ft_plain", "start", "plain fine-tune vs starting weights")):
+        if a not in shown or b not in shown:
+            continue
         for st in sets:
             cells, ok = [], True
             for metric in ab.METRICS[:2]:
@@ -243,6 +261,7 @@ def main() -> None:
     p.add_argument("--teacher-init", help="Fine-tune this teacher first (teacher_ft) and distil from it.")
     p.add_argument("--arms", default=",".join(ARMS), type=lambda s: tuple(a for a in s.split(",") if a),
                    help=f"Trained arms, of {', '.join(ALL_ARMS)}.")
+    p.add_argument("--w-anchor", type=float, default=80.0, help="--w-anchor of the anchored arms.")
     p.add_argument("--severity", type=int, default=2)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--max-pairs", type=int, default=50, help="Pairs per set (0 = all).")

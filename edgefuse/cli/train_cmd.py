@@ -45,6 +45,10 @@ def _common(fn: Any) -> Any:
         click.option("--teacher-text", type=click.Choice(["oracle", "annotator", "constant"]),
                      help="Teacher text: the applied degradation's event (oracle, default), the rule annotator "
                           "on the crop, or one constant prompt."),
+        click.option("--anchor", type=click.Path(exists=True, dir_okay=False),
+                     help="Frozen weights (usually the --init ones) whose output is an L1 target on the clean samples "
+                          "(all samples without --degrade); students only."),
+        click.option("--w-anchor", type=float, help="Weight of the --anchor term (default 80)."),
         click.option("--grad-share-every", type=int,
                      help="Log each loss term's share of the gradient norm every N iterations (0 = off)."),
     ]

@@ -89,6 +89,12 @@ class TrainConfig:
     # or only the "clean" ones (with the starting weights as the teacher: keep what the model did on
     # clean pairs while it learns the degraded ones, "learning without forgetting")
     teacher_on: str = "all"
+    # an anchor: frozen weights (usually the --init ones) whose output is an L1 target, with weight
+    # w_anchor, on the clean samples of a degraded batch (all samples without --degrade): the model keeps
+    # what it did on clean pairs while the fusion loss (and a teacher, in distill) act on the degraded
+    # ones ("learning without forgetting", Li & Hoiem, ECCV 2016)
+    anchor: str | None = None
+    w_anchor: float = 80.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -128,6 +134,11 @@ class TrainConfig:
             raise ConfigError(f"teacher_on {self.teacher_on!r} is not one of {', '.join(TEACHER_ON)}")
         if self.teacher_on != "all" and self.mode == "distill" and not self.degrade_types:
             raise ConfigError(f"teacher_on {self.teacher_on!r} needs degraded training inputs: add --degrade TYPES")
+        if self.anchor is not None and self.mode == "teacher":
+            raise ConfigError("--anchor is for students (train --mode student, distill): a teacher's output depends "
+                              "on its text")
+        if not self.w_anchor > 0:
+            raise ConfigError(f"w_anchor must be > 0, got {self.w_anchor}")
         if self.grad_share_every < 0:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

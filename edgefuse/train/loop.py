@@ -88,6 +88,7 @@ class Trainer:
         self.teacher_sha256: str | None = None
         self._setup_text_and_teacher()
         self.model = self._build_model().to(self.device)
+        self.anchor, self.anchor_sha256 = self._load_anchor()
         self.degrade = self._build_degradation()
         self.objective = create_objective(self)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -127,6 +128,15 @@ class Trainer:
         self.prompts = PromptBank(encoder_name, cfg.task, self.out.parent / ".text_cache", weights)
         self.prompts.prepare(list(self.events.values()))
         self.text_encoder_name, self.text_weights = encoder_name, weights
+
+    def _load_anchor(self) -> tuple[nn.Module | None, str | None]:
+        """The frozen ``--anchor`` network (its own architecture and card) and its weights' sha256."""
+        if not self.cfg.anchor:
+            return None, None
+        anchor, _card = load_checkpoint(self.cfg.anchor)
+        if anchor.text_dim:
+            raise ConfigError(f"--anchor {self.cfg.anchor} takes text; anchor to a student's weights")
+        return anchor.requires_grad_(False).eval().to(self.device), file_sha256(self.cfg.anchor)
 
     def _build_degradation(self) -> Any:
         if not self.cfg.degrade_types:
@@ -271,7 +281,7 @@ class Trainer:
             "loss_module": self.objective.state_dict(),
             "best_quality": self.best_quality, "seconds": self.seconds,
             "rng": torch.get_rng_state(), "config": redact_obj(self.cfg.to_dict()),
-            "teacher_sha256": self.teacher_sha256,
+            "teacher_sha256": self.teacher_sha256, "anchor_sha256": self.anchor_sha256,
         }
 
     def resume(self) -> bool:
@@ -287,6 +297,8 @@ class Trainer:
                     f"{path} was distilled from another teacher (sha256 {state['teacher_sha256'][:12]}, "
                     f"--teacher {self.cfg.teacher} is {now[:12]}): resuming would mix two teachers; "
                     "pass --no-resume or a new --out")
+        if state.get("anchor_sha256") != self.anchor_sha256 and "anchor_sha256" in state:
+            raise ConfigError(f"{path} was trained with another --anchor (or none): pass --no-resume or a new --out")
         with resume_errors(path):
             self.model.load_state_dict(state["model"])
             self.optim.load_state_dict(state["optim"])
@@ -325,6 +337,9 @@ class Trainer:
         if cfg.mode == "distill":
             training.update(teacher=str(cfg.teacher), teacher_sha256=self.teacher_sha256,
                             trainable_adapters=cfg.trainable_adapters)
+        if cfg.anchor:
+            training.update(anchor=str(cfg.anchor), anchor_sha256=self.anchor_sha256, w_anchor=cfg.w_anchor,
+                            anchor_on="clean" if self.degrade is not None else "all")
         training.update(self.objective.card())
         return redact_obj({"training": training, "metrics": {"holdout": metrics or {}}})
 

@@ -77,6 +77,21 @@ class Objective(abc.ABC):
     def card(self) -> dict[str, Any]:
         return {}
 
+    def anchor_term(self, fused: Tensor, batch: Mapping[str, Any], vis: Tensor, ir: Tensor) -> Tensor | None:
+        """``w_anchor`` x L1 between ``fused`` and the frozen anchor's output on the clean samples of a degraded
+        batch (every sample when nothing is degraded); ``None`` without ``--anchor``."""
+        anchor = getattr(self.trainer, "anchor", None)
+        if anchor is None:
+            return None
+        kinds = batch.get("degradation") or ["clean"] * fused.shape[0]
+        rows = [i for i, k in enumerate(kinds) if k == "clean"]
+        if not rows:  # a batch of degraded samples only: nothing to anchor
+            return fused.sum() * 0.0
+        idx = torch.tensor(rows, dtype=torch.long, device=fused.device)
+        with torch.no_grad():
+            target = anchor(vis[idx], ir[idx])
+        return self.trainer.cfg.w_anchor * F.l1_loss(fused[idx], target)
+
 
 class StudentObjective(Objective):
     """A student without a teacher: the fusion loss with the task's default weights."""
@@ -87,8 +102,13 @@ class StudentObjective(Objective):
         tr = self.trainer
         vis, ir = inputs(batch, tr.device)
         vis_t, ir_t = targets(batch, tr.device)
-        total, parts = fusion_loss(model(vis, ir), vis_t, ir_t, tr.default_weights)
-        return {"fusion": total}, parts
+        fused = model(vis, ir)
+        total, parts = fusion_loss(fused, vis_t, ir_t, tr.default_weights)
+        terms = {"fusion": total}
+        anchor = self.anchor_term(fused, batch, vis, ir)
+        if anchor is not None:
+            terms["anchor"] = anchor
+        return terms, parts
 
 
 class TeacherObjective(Objective):
@@ -156,7 +176,8 @@ class DistillObjective(Objective):
         return torch.tensor([i for i, k in enumerate(kinds) if (k == "clean") == (on == "clean")], dtype=torch.long)
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
-                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
+                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
+        """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None)."""
         tr = self.trainer
         vis, ir = inputs(batch, tr.device)
         vis_t, ir_t = targets(batch, tr.device)
@@ -165,10 +186,11 @@ class DistillObjective(Objective):
         fused_s, feats_s = model(vis, ir, return_features=True)
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
+        anchor = self.anchor_term(fused_s, batch, vis, ir)
         rows = self._teacher_rows(batch, fused_s.shape[0])
         if rows is not None and rows.numel() == 0:  # a batch of clean samples only: no teacher term
             zero = fused_s.sum() * 0.0
-            return base, zero, zero, parts
+            return base, zero, zero, parts, anchor
         if rows is not None:
             rows = rows.to(fused_s.device)
             fused_s, fused_t = fused_s[rows], fused_t[rows]
@@ -178,12 +200,15 @@ class DistillObjective(Objective):
             res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
         else:
             res = F.l1_loss(fused_s, fused_t.detach())
-        return base, feat, res, parts
+        return base, feat, res, parts, anchor
 
     def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        base, feat, res, parts = self._raw_terms(model, batch)
+        base, feat, res, parts, anchor = self._raw_terms(model, batch)
         lw = self.loss
-        return {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}, parts
+        terms = {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}
+        if anchor is not None:
+            terms["anchor"] = anchor
+        return terms, parts
 
     def calibrate(self, model: nn.Module, batches: Sequence[Mapping[str, Any]]) -> None:
         """Set w_feat / w_res from gradient norms on ``batches`` (the calibrated recipe; once per run)."""
@@ -192,7 +217,7 @@ class DistillObjective(Objective):
         params = [p for p in model.parameters() if p.requires_grad]
         norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0}
         for batch in batches:
-            base, feat, res, _ = self._raw_terms(model, batch)
+            base, feat, res, _, _ = self._raw_terms(model, batch)
             for key, term in (("fusion", base), ("feat", feat), ("res", res)):
                 grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
                 norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))

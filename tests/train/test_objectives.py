@@ -181,15 +181,15 @@ def test_teacher_on_degraded_leaves_clean_samples_to_the_fusion_loss(tmp_path, d
     model = trainer.model
     # all clean: no teacher term at all (zero, and no gradient through it)
     clean = {**batch, "degradation": ["clean"] * n}
-    _, feat, res, _ = obj._raw_terms(model, clean)
+    _, feat, res, _, _ = obj._raw_terms(model, clean)
     assert feat.item() == 0.0 and res.item() == 0.0
     # one degraded sample: the terms equal those of that sample alone under teacher_on "all"
     one = {**batch, "degradation": ["ir_noise"] + ["clean"] * (n - 1)}
-    _, feat1, res1, _ = obj._raw_terms(model, one)
+    _, feat1, res1, _, _ = obj._raw_terms(model, one)
     object.__setattr__(trainer.cfg, "teacher_on", "all")  # the same objective, teacher terms on every sample
     alone = {k: (v[:1] if isinstance(v, (torch.Tensor, list)) else v)
              for k, v in batch.items()}
-    _, feat_a, res_a, _ = obj._raw_terms(model, alone)
+    _, feat_a, res_a, _, _ = obj._raw_terms(model, alone)
     torch.testing.assert_close(res1, res_a)
     torch.testing.assert_close(feat1, feat_a)
     assert res1.item() > 0
@@ -208,11 +208,48 @@ def test_teacher_on_clean_anchors_the_clean_samples_only(tmp_path, data):
     obj, model = trainer.objective, trainer.model
     batch = next(trainer._batches())
     n = batch["vis"].shape[0]
-    _, feat, res, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
+    _, feat, res, _, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
     assert feat.item() == 0.0 and res.item() == 0.0  # no clean sample: no teacher term
     mixed = {**batch, "degradation": ["ir_noise"] * (n - 1) + ["clean"]}
-    _, _, res_mixed, _ = obj._raw_terms(model, mixed)
+    _, _, res_mixed, _, _ = obj._raw_terms(model, mixed)
     object.__setattr__(trainer.cfg, "teacher_on", "all")
     last = {k: (v[-1:] if isinstance(v, (torch.Tensor, list)) else v) for k, v in batch.items()}
-    _, _, res_last, _ = obj._raw_terms(model, last)
+    _, _, res_last, _, _ = obj._raw_terms(model, last)
     torch.testing.assert_close(res_mixed, res_last)  # the clean sample's term alone
+
+
+def test_anchor_holds_the_clean_samples_to_the_frozen_weights(tmp_path, data):
+    torch.manual_seed(0)
+    start = create_model("edge_nano", widths=(8, 8, 8))
+    torch.nn.init.normal_(start.head.weight, std=0.3)
+    spath = save_checkpoint(start, tmp_path / "start.safetensors", "edge_nano", {"widths": (8, 8, 8)})
+    cfg = TrainConfig(mode="student", data=(data,), iters=4, grad_share_every=2, degrade_types=("ir_noise",),
+                      clean_ratio=0.5, init=str(spath), anchor=str(spath), w_anchor=10.0,
+                      out=str(tmp_path / "anc"), **{**TINY, "model_config": {"widths": (8, 8, 8)}})
+    trainer = Trainer(cfg)
+    obj, model = trainer.objective, trainer.model
+    batch = next(trainer._batches())
+    n = batch["vis"].shape[0]
+    # the student starts equal to its anchor: a zero term; moved off it, the term is w_anchor x L1 on clean rows only
+    terms, _ = obj.terms(model, {**batch, "degradation": ["clean"] * n})
+    assert terms["anchor"].item() == pytest.approx(0.0, abs=1e-7)
+    with torch.no_grad():
+        model.head.bias.add_(0.05)
+    vis, ir = batch["vis"], batch["ir"]
+    fused = model(vis, ir)
+    mixed = {**batch, "degradation": ["ir_noise"] * (n - 1) + ["clean"]}
+    want = 10.0 * (fused[-1:] - start(vis[-1:], ir[-1:])).abs().mean()
+    torch.testing.assert_close(obj.anchor_term(fused, mixed, vis, ir), want)
+    assert obj.anchor_term(fused, {**batch, "degradation": ["ir_noise"] * n}, vis, ir).item() == 0.0
+    weights = train(cfg)
+    card = json.loads(weights.with_suffix(".json").read_text())["training"]
+    assert card["anchor"] == str(spath) and card["w_anchor"] == 10.0 and card["anchor_on"] == "clean"
+    rows = [r for r in csv.DictReader(open(tmp_path / "anc" / "log.csv")) if r.get("gshare_anchor")]
+    assert rows, "the anchor term's gradient share was not logged"
+    # a resumed run must keep its anchor
+    with pytest.raises(ConfigError, match="another --anchor"):
+        Trainer(TrainConfig.from_dict({**cfg.to_dict(), "anchor": None, "iters": 8})).resume()
+    with pytest.raises(ConfigError, match="for students"):
+        TrainConfig(mode="teacher", data=(data,), anchor=str(spath))
+    with pytest.raises(ConfigError, match="w_anchor"):
+        TrainConfig(data=(data,), anchor=str(spath), w_anchor=0)
