@@ -48,6 +48,12 @@ def targets(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Ten
     return vis.to(device, non_blocking=True), ir.to(device, non_blocking=True)
 
 
+def sample_rows(batch: Mapping[str, Any], n: int, clean: bool) -> Tensor:
+    """Indices of the clean (``clean=True``) or the degraded samples of a batch; undegraded batches are all clean."""
+    kinds = batch.get("degradation") or ["clean"] * n
+    return torch.tensor([i for i, k in enumerate(kinds) if (k == "clean") == clean], dtype=torch.long)
+
+
 def inputs(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Tensor]:
     return batch["vis"].to(device, non_blocking=True), batch["ir"].to(device, non_blocking=True)
 
@@ -80,14 +86,12 @@ class Objective(abc.ABC):
     def anchor_term(self, fused: Tensor, batch: Mapping[str, Any], vis: Tensor, ir: Tensor) -> Tensor | None:
         """``w_anchor`` x L1 between ``fused`` and the frozen anchor's output on the clean samples of a degraded
         batch (every sample when nothing is degraded); ``None`` without ``--anchor``."""
-        anchor = getattr(self.trainer, "anchor", None)
+        anchor = self.trainer.anchor
         if anchor is None:
             return None
-        kinds = batch.get("degradation") or ["clean"] * fused.shape[0]
-        rows = [i for i, k in enumerate(kinds) if k == "clean"]
-        if not rows:  # a batch of degraded samples only: nothing to anchor
+        idx = sample_rows(batch, fused.shape[0], clean=True).to(fused.device)
+        if idx.numel() == 0:  # a batch of degraded samples only: nothing to anchor
             return fused.sum() * 0.0
-        idx = torch.tensor(rows, dtype=torch.long, device=fused.device)
         with torch.no_grad():
             target = anchor(vis[idx], ir[idx])
         return self.trainer.cfg.w_anchor * F.l1_loss(fused[idx], target)
@@ -172,8 +176,7 @@ class DistillObjective(Objective):
         on = self.trainer.cfg.teacher_on
         if on == "all":
             return None
-        kinds = batch.get("degradation") or ["clean"] * n
-        return torch.tensor([i for i, k in enumerate(kinds) if (k == "clean") == (on == "clean")], dtype=torch.long)
+        return sample_rows(batch, n, clean=on == "clean")
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
                    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
