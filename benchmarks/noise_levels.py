@@ -1,0 +1,93 @@
+"""Noise levels of clean training images, as the edge students' ``denoise`` input stage estimates them.
+
+``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR and of each visible channel only when
+its noise estimate over the flat pixels (:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is
+above a start level. This script measures that estimate on the clean training splits and prints the
+95th percentile, which is where the start levels in ``edgefuse/models/edge.py`` come from: 95 % of the
+clean training images (and every image with less noise) pass unchanged. With ``--suite DIR`` it also
+prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
+
+    python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
+    python benchmarks/noise_levels.py --suite OUT/train_suite  # plus a suite built from a training split
+
+Test splits are not used: the start levels must not be chosen on the data they are scored on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgefuse.data.pairs import find_pairs, load_pair
+from edgefuse.data.suite import read_manifest
+from edgefuse.models.edge import EdgeFuseNet
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
+CHANNELS = ("IR", "R", "G", "B")
+
+
+def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
+    """Flat-pixel noise estimate (IR, R, G, B) of every pair under ``root``, by pair name."""
+    out = {}
+    for pair in find_pairs(root):
+        p = load_pair(pair)
+        ir = torch.from_numpy(p.ir.astype(np.float32) / 255.0)[None, None]
+        vis = torch.from_numpy(p.vis.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            flat, _ = net.noise_levels(torch.cat([ir, vis], dim=1))
+        out[pair.name] = flat.flatten().numpy()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", action="append", default=[], help="a degraded suite folder (repeatable)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise_levels.md"))
+    args = ap.parse_args()
+    net = EdgeFuseNet(ir_denoise=True, vis_denoise=True).eval()
+    rows = []
+    for root in TRAIN:
+        rows += list(levels(net, root).values())
+    clean = np.array(rows)
+    ir95 = float(np.percentile(clean[:, 0], 95))
+    vis95 = float(np.percentile(clean[:, 1:], 95))
+    lines = [
+        "# Noise estimates of clean training images (flat pixels, grey levels / 255)",
+        "",
+        f"`python benchmarks/noise_levels.py` ({date.today().isoformat()}); "
+        f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in TRAIN)}.",
+        "",
+        "| channel | median | 95th percentile | max |",
+        "|---|---:|---:|---:|",
+    ]
+    for i, name in enumerate(CHANNELS):
+        c = clean[:, i]
+        lines.append(f"| {name} | {np.median(c):.4f} | {np.percentile(c, 95):.4f} | {c.max():.4f} |")
+    lines += ["", f"Start levels: IR {ir95:.4f}, visible channels (pooled) {vis95:.4f}; full strength at twice that."]
+    for suite in args.suite:
+        manifest = read_manifest(Path(suite))
+        est = levels(net, Path(suite))
+        groups: dict[tuple[str, int], list[np.ndarray]] = defaultdict(list)
+        for entry in manifest["pairs"]:
+            groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
+        lines += ["", f"Suite `{Path(suite).name}`: 5th percentile per type and severity (IR, then the largest visible channel)",
+                  "", "| type | severity | IR p5 | visible p5 |", "|---|---:|---:|---:|"]
+        for (typ, sev), vals in sorted(groups.items()):
+            a = np.array(vals)
+            lines.append(f"| {typ} | {sev} | {np.percentile(a[:, 0], 5):.4f} | {np.percentile(a[:, 1:].max(axis=1), 5):.4f} |")
+    text = "\n".join(lines) + "\n"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text, end="")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
