@@ -71,15 +71,19 @@ def measure(model: str, out: Path, task: str) -> tuple[dict, dict, list[str]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="edge_nano_ivf", help="Shipped model name (its card is rewritten).")
+    p.add_argument("--model", default="edge_nano_ivf",
+                   help="Shipped model name, or a .safetensors checkpoint (its card is rewritten).")
     p.add_argument("--out", default=str(ROOT / "runs" / "card_metrics"), help="Folder for the suites and JSON (OUT).")
     p.add_argument("--write", action="store_true", help="Write the numbers into the shipped card.")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    card_file = ROOT / "edgefuse" / "assets" / "models" / f"{args.model}.json"
+    if args.model.endswith(".safetensors"):
+        card_file = Path(args.model).with_suffix(".json")
+    else:
+        card_file = ROOT / "edgefuse" / "assets" / "models" / f"{args.model}.json"
     if not card_file.is_file():
-        sys.exit(f"no shipped card {_rel(card_file)}: pass a shipped model name")
+        sys.exit(f"no card {_rel(card_file)}: pass a shipped model name or a checkpoint with its card")
     card = json.loads(card_file.read_text())
     test, suite, commands = measure(args.model, out, card.get("training", {}).get("task", "ivf"))
     print(json.dumps({"test": test, "suite": suite}, indent=1))

@@ -150,10 +150,10 @@ class EdgeFuseNet(FusionModel):
         self.register_buffer("luma", torch.tensor(_LUMA).view(1, 3, 1, 1), persistent=False)
         k = torch.tensor(_BINOMIAL5)
         k2 = torch.outer(k, k) / k.sum() ** 2
-        self.register_buffer("lowpass", k2.expand(4, 1, 5, 5).clone(), persistent=False)
+        self.register_buffer("lowpass", k2.expand(2, 1, 5, 5).clone(), persistent=False)
         k1 = k / k.sum()  # the 5x5 binomial is separable: export runs it as 5x1 then 1x5
-        self.register_buffer("lowpass_rows", k1.view(1, 1, 5, 1).expand(4, 1, 5, 1).clone(), persistent=False)
-        self.register_buffer("lowpass_cols", k1.view(1, 1, 1, 5).expand(4, 1, 1, 5).clone(), persistent=False)
+        self.register_buffer("lowpass_rows", k1.view(1, 1, 5, 1).expand(2, 1, 5, 1).clone(), persistent=False)
+        self.register_buffer("lowpass_cols", k1.view(1, 1, 1, 5).expand(2, 1, 1, 5).clone(), persistent=False)
         self.stem = nn.Conv2d(4, w0, 3, stride=2, padding=1)
         self.enc0 = nn.Sequential(*(DWBlock(w0) for _ in range(depths[0])))
         self.down1, self.enc1 = Down(w0, w1), nn.Sequential(*(DWBlock(w1) for _ in range(depths[1])))
@@ -217,12 +217,11 @@ class EdgeFuseNet(FusionModel):
         maps = torch.sigmoid(_up_to(head.reshape(n * c, 1, h, w), ref))
         return maps.reshape(n, c, ref.shape[2], ref.shape[3])
 
-    def _lowpass(self, padded: torch.Tensor, channels: int = 2) -> torch.Tensor:
-        """5x5 binomial of each channel of the replicate-padded (ir, Y) (or ``channels``); exported as 5x1 then 1x5."""
+    def _lowpass(self, padded: torch.Tensor) -> torch.Tensor:
+        """5x5 binomial of each channel of the replicate-padded (ir, Y); exported as 5x1 then 1x5."""
         if not exporting():
-            return F.conv2d(padded, self.lowpass[:channels], groups=channels)
-        rows, cols = self.lowpass_rows[:channels], self.lowpass_cols[:channels]
-        return F.conv2d(F.conv2d(padded, rows, groups=channels), cols, groups=channels)
+            return F.conv2d(padded, self.lowpass, groups=2)
+        return F.conv2d(F.conv2d(padded, self.lowpass_rows, groups=2), self.lowpass_cols, groups=2)
 
     def _stretch_ir(self, ir: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``m + g (ir - m)``, clipped to [0, 1], with the per-image gain ``g`` of ``ir_gain``."""

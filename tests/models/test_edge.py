@@ -205,3 +205,64 @@ def test_edge_nano_agc_onnx_matches_torch(tmp_path):
             ref = model(v, i).numpy()
         got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
         assert np.abs(got - ref).max() <= 1e-4
+
+
+def _smooth_scene(h: int = 96, w: int = 128) -> torch.Tensor:
+    """A noise-free scene: a ramp plus a few flat blocks with sharp edges, in [0.1, 0.9]."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    img = 0.2 + 0.4 * x + 0.1 * y
+    img[16:48, 20:60] += 0.25
+    img[60:90, 80:120] -= 0.1
+    return img.clamp(0.1, 0.9)[None, None]
+
+
+def test_denoise_estimates_the_noise_shrinks_it_and_leaves_a_clean_image_alone():
+    nano = create_model("edge_nano").eval()
+    den = create_model("edge_nano", ir_denoise=True, vis_denoise=True).eval()
+    assert den.load_state_dict(nano.state_dict()).missing_keys == []  # no new parameters
+    clean = _smooth_scene()
+    g = torch.Generator().manual_seed(0)
+    x4 = clean.expand(1, 4, -1, -1)
+    with torch.no_grad():
+        flat, _ = den.noise_levels(x4)
+        assert float(flat.max()) < 0.002  # edges are not noise
+        assert torch.equal(den._shrink(x4, 0), x4)  # below the start level: unchanged
+        for sigma in (0.01, 0.03):
+            noisy = x4 + sigma * torch.randn(x4.shape, generator=g)
+            flat, _ = den.noise_levels(noisy)
+            torch.testing.assert_close(flat, torch.full_like(flat, sigma), rtol=0.2, atol=0)
+            out = den._shrink(noisy, 0)
+            # the error to the clean scene drops by more than half (full strength at these levels)
+            assert float(((out - x4) ** 2).mean()) < 0.5 * float(((noisy - x4) ** 2).mean())
+        vis, ir = clean.expand(1, 3, -1, -1).contiguous(), clean.contiguous()
+        assert torch.equal(den(vis, ir), nano(vis, ir))  # a clean pair fuses exactly as without it
+        tiny_v, tiny_i = torch.rand(1, 3, 5, 7, generator=g), torch.rand(1, 1, 5, 7, generator=g)
+        assert torch.equal(den(tiny_v, tiny_i), nano(tiny_v, tiny_i))  # too small to estimate: as without
+
+
+@pytest.mark.parametrize("flags", [{"ir_denoise": True}, {"ir_denoise": True, "vis_denoise": True}])
+def test_edge_nano_denoise_onnx_matches_torch(tmp_path, flags):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = create_model("edge_nano", **flags).eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    path = tmp_path / "dn.onnx"
+    vis, ir = _pair(48, 64)
+    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    ops = {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
+    assert {"AveragePool", "Less"} <= ops
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    plain = create_model("edge_nano").eval()
+    plain.load_state_dict(model.state_dict())
+    g = torch.Generator().manual_seed(7)
+    for h, w in ((48, 64), (30, 50)):
+        scene = torch.nn.functional.interpolate(_smooth_scene(), size=(h, w), mode="bilinear")
+        v = (scene.expand(1, 3, h, w) + 0.03 * torch.randn(1, 3, h, w, generator=g)).clamp(0, 1)
+        i = (scene + 0.03 * torch.randn(1, 1, h, w, generator=g)).clamp(0, 1)  # noisy: the shrinkage is on
+        with torch.no_grad():
+            ref = model(v, i).numpy()
+            assert np.abs(ref - plain(v, i).numpy()).max() > 0.01  # the shrinkage changed the result
+        got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
+        assert np.abs(got - ref).max() <= 1e-4

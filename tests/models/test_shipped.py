@@ -49,12 +49,12 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    assert card["config"] == {"ir_black_level": True} and model.ir_black_level
+    assert card["config"] == {"ir_black_level": True, "ir_denoise": True} and model.ir_black_level
     assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    plain.ir_black_level = False  # the same weights without the clamp
+    plain.ir_black_level = False  # the same weights without the clamp (the pair is not noisy: no denoising)
     import torch
 
     def fuse_plain(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
@@ -69,3 +69,31 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     clamp = evaluate_rgb(fuse(vis, washed), pair.ir, pair.vis, ["VIF", "Qabf"])  # scored against the clean pair
     without = evaluate_rgb(fuse_plain(vis, washed), pair.ir, pair.vis, ["VIF", "Qabf"])
     assert clamp["VIF"] > without["VIF"] + 0.1 and clamp["Qabf"] > without["Qabf"] + 0.05
+
+
+def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
+    """The default's card turns on IR denoising: a noisy IR fuses better, a clean pair exactly as without it."""
+    import numpy as np
+    import torch
+
+    from edgefuse.data.degrade import degrade_pair, pair_rng
+
+    model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    assert model.ir_denoise and not model.vis_denoise
+    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    plain.ir_denoise = False
+
+    def run(net, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
+        i = torch.from_numpy(ir)[None, None].float() / 255
+        with torch.no_grad():
+            out = net(v, i)[0].permute(1, 2, 0).numpy()
+        return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+
+    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
+        assert np.array_equal(run(model, pair.vis, pair.ir), run(plain, pair.vis, pair.ir)), pair.name
+    pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
+    vis, noisy, _ = degrade_pair(pair.vis, pair.ir, "ir_noise", 2, pair_rng(0, pair.name, "t", 2))
+    on = evaluate_rgb(run(model, vis, noisy), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
+    off = evaluate_rgb(run(plain, vis, noisy), pair.ir, pair.vis, ["VIF", "Qabf"])
+    assert on["VIF"] > off["VIF"] + 0.03 and on["Qabf"] > off["Qabf"] + 0.01, (on, off)
