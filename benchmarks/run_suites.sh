@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The degradation suites of the test splits (severity 2, seed 0), fused by the shipped defaults, the same
-# weights without the black-level clamp ("before", benchmarks/results/weights/*_noclamp), pixel-max and the
-# Laplacian pyramid, scored against the clean sources.
+# The degradation suites of the test splits (severity 2, seed 0), fused by the shipped defaults, earlier
+# defaults kept in benchmarks/results/weights ("before"), pixel-max and the Laplacian pyramid, scored against
+# the clean sources. IVF: before = the clamp-only default (edge_nano_ivf_clamp), plus the default with visible
+# denoising on as well (vis_denoise). Medical: before = the same weights without the clamp.
 # Usage: bash benchmarks/run_suites.sh [OUT] [DATA_ROOT]   (defaults: runs/suites, ../shared/data)
 # Writes benchmarks/results/suite_<set>.{md,csv,json,png}. The medical split comes from
 # python benchmarks/make_medical_split.py (data/medical_split).
@@ -12,10 +13,10 @@ DATA="${2:-../shared/data}"
 RES=benchmarks/results
 W=benchmarks/results/weights
 [[ -d data/medical_split/test ]] || python benchmarks/make_medical_split.py --data "$DATA" >/dev/null
-suite() {  # tag clean-dir model before-weights
-  local tag=$1 clean=$2 model=$3 before=$4
+suite() {  # tag clean-dir model before-weights what-before-is [extra -m entries]
+  local tag=$1 clean=$2 model=$3 before=$4 what=$5 extra=${6:-}
   local cmd1="edgefuse degrade --data $clean --out $OUT/$tag --severity 2 --seed 0"
-  local cmd2="edgefuse eval --data $OUT/$tag --reference $clean -m $model -m before=$before -m max -m laplacian --metrics VIF,Qabf,SSIM,PSNR,MI"
+  local cmd2="edgefuse eval --data $OUT/$tag --reference $clean -m $model -m before=$before ${extra:+$extra }-m max -m laplacian --metrics VIF,Qabf,SSIM,PSNR,MI"
   $cmd1 >/dev/null
   {
     echo "# ${tag%_test}/test degradation suite (severity 2, seed 0), scored against the clean sources"
@@ -23,7 +24,7 @@ suite() {  # tag clean-dir model before-weights
     echo "Command: \`bash benchmarks/run_suites.sh\` ($(date -u +%Y-%m-%d)), which runs"
     echo "\`${cmd1/$OUT/OUT}\` and then"
     echo "\`${cmd2//$OUT/OUT}\`."
-    echo "\`$model\` is the shipped default (with the black-level clamp); \`before\` is the same weights without it."
+    echo "\`$model\` is the shipped default; \`before\` is $what."
     echo
     echo '```'
     edgefuse -q ${cmd2#edgefuse } --csv "$RES/suite_$tag.csv" --json "$RES/suite_$tag.json" --grid "$RES/suite_$tag.png" \
@@ -33,6 +34,8 @@ suite() {  # tag clean-dir model before-weights
   sed -i "s#\"$OUT/#\"OUT/#g" "$RES/suite_$tag.json"  # the suite folder as the page names it
   echo "wrote $RES/suite_$tag.md"
 }
-suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_noclamp.safetensors"
-suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_noclamp.safetensors"
-suite medical_test data/medical_split/test edge_nano_med "$W/edge_nano_med_noclamp.safetensors"
+IVF_BEFORE="the previous default, the same weights with the black-level clamp and no denoising; \`vis_denoise\` is the default with visible denoising on as well"
+VIS="-m vis_denoise=$W/edge_nano_ivf_vis_denoise.safetensors"
+suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_clamp.safetensors" "$IVF_BEFORE" "$VIS"
+suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_clamp.safetensors" "$IVF_BEFORE" "$VIS"
+suite medical_test data/medical_split/test edge_nano_med "$W/edge_nano_med_noclamp.safetensors" "the same weights without the black-level clamp"
