@@ -8,7 +8,8 @@ clean training images (and every image with less noise) pass unchanged. With ``-
 prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
-    python benchmarks/noise_levels.py --suite OUT/train_suite  # plus a suite built from a training split
+    python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \
+        --suite runs/noise_factor/roadscene_train_suite    # plus the training-split suites of noise_factor.py
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
@@ -16,6 +17,7 @@ Test splits are not used: the start levels must not be chosen on the data they a
 from __future__ import annotations
 
 import argparse
+import os
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -77,7 +79,7 @@ def main() -> None:
         groups: dict[tuple[str, int], list[np.ndarray]] = defaultdict(list)
         for entry in manifest["pairs"]:
             groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
-        lines += ["", f"Suite `{Path(suite).name}`: 5th percentile per type and severity (IR, then the largest visible channel)",
+        lines += ["", f"Suite `{os.path.relpath(Path(suite).resolve(), ROOT)}`: 5th percentile per type and severity (IR, then the largest visible channel)",
                   "", "| type | severity | IR p5 | visible p5 |", "|---|---:|---:|---:|"]
         for (typ, sev), vals in sorted(groups.items()):
             a = np.array(vals)
@@ -86,7 +88,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text, end="")
-    print(f"wrote {args.out}")
+    print(f"wrote {os.path.relpath(args.out, ROOT)}")
 
 
 if __name__ == "__main__":
