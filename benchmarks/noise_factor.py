@@ -69,11 +69,14 @@ def main() -> None:
     lines += ["", "VIF / Qabf against the clean training pairs:", "",
               "| set | type | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     total = dict.fromkeys(labels, 0.0)
+    def row(name: str, typ: str, per: dict) -> str:
+        return f"| {name} | {typ} | " + " | ".join(f"{per[m]['VIF']:.4f} / {per[m]['Qabf']:.4f}" for m in labels) + " |"
+
     for name, doc in scores.items():
         for typ, per in sorted(doc["per_type"].items()):
-            lines.append(f"| {name} | {typ} | " + " | ".join(f"{per[m]['VIF']:.4f} / {per[m]['Qabf']:.4f}" for m in labels) + " |")
+            lines.append(row(name, typ, per))
         mean = doc["mean"]
-        lines.append(f"| {name} | mean | " + " | ".join(f"{mean[m]['VIF']:.4f} / {mean[m]['Qabf']:.4f}" for m in labels) + " |")
+        lines.append(row(name, "mean", mean))
         for m in labels:
             total[m] += (mean[m]["VIF"] + mean[m]["Qabf"]) / len(scores)
     best = max(labels[:-1], key=lambda m: total[m])

@@ -1,15 +1,15 @@
-"""Noise levels of clean training images, as the edge students' ``denoise`` input stage estimates them.
+"""Noise levels of clean training images, as the edge students' denoising input stage estimates them.
 
-``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR and of each visible channel only when
-its noise estimate over the flat pixels (:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is
-above a start level. This script measures that estimate on the clean training splits and prints the
+``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR (and of each
+visible channel) only when its noise estimate over the flat pixels
+(:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is above a start level. This script measures that estimate on the clean training splits and prints the
 95th percentile, which is where the start levels in ``edgefuse/models/edge.py`` come from: 95 % of the
 clean training images (and every image with less noise) pass unchanged. With ``--suite DIR`` it also
 prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
-    python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \
-        --suite runs/noise_factor/roadscene_train_suite    # plus the training-split suites of noise_factor.py
+    # plus the training-split suites that benchmarks/noise_factor.py builds:
+    python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite --suite runs/noise_factor/roadscene_train_suite
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
@@ -79,11 +79,13 @@ def main() -> None:
         groups: dict[tuple[str, int], list[np.ndarray]] = defaultdict(list)
         for entry in manifest["pairs"]:
             groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
-        lines += ["", f"Suite `{os.path.relpath(Path(suite).resolve(), ROOT)}`: 5th percentile per type and severity (IR, then the largest visible channel)",
+        shown = os.path.relpath(Path(suite).resolve(), ROOT)
+        lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, then the largest visible channel)",
                   "", "| type | severity | IR p5 | visible p5 |", "|---|---:|---:|---:|"]
         for (typ, sev), vals in sorted(groups.items()):
             a = np.array(vals)
-            lines.append(f"| {typ} | {sev} | {np.percentile(a[:, 0], 5):.4f} | {np.percentile(a[:, 1:].max(axis=1), 5):.4f} |")
+            ir5, vis5 = np.percentile(a[:, 0], 5), np.percentile(a[:, 1:].max(axis=1), 5)
+            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -273,8 +273,8 @@ class EdgeFuseNet(FusionModel):
         ``g = 1 - k s sigma^2 / box5(d^2)`` (``k = noise_factor``, 2), clipped to [0, 1] (a Wiener gain
         on the 5x5 detail band, as Lee's local-statistics filter), with ``sigma`` the noise estimate
         over the image and the strength ``s`` ramping from 0 to 1 as the estimate over the flat pixels
-        goes from the channel's start level to twice it (:meth:`noise_levels`). ``s = 0`` returns ``x`` unchanged,
-        and so do images under 8 pixels a side in eager mode (too small to estimate noise on).
+        goes from the channel's start level to twice it (:meth:`noise_levels`). ``s = 0`` returns ``x``
+        unchanged, and so do images under 8 pixels a side in eager mode (too small to estimate noise on).
         """
         if not exporting() and min(x.shape[-2:]) < _BLOCK:
             return x
