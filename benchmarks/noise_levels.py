@@ -2,14 +2,16 @@
 
 ``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR (and of each
 visible channel) only when its noise estimate over the flat pixels
-(:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is above a start level. This script measures that estimate on the clean training splits and prints the
-95th percentile, which is where the start levels in ``edgefuse/models/edge.py`` come from: 95 % of the
-clean training images (and every image with less noise) pass unchanged. With ``--suite DIR`` it also
-prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
+(:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is above a start level. This script measures
+that estimate on the clean training splits and prints the 95th percentile, which is where the start
+levels in ``edgefuse/models/edge.py`` come from: 95 % of the clean training images (and every image
+with less noise) pass unchanged. With ``--suite DIR`` it also prints the estimates of a degraded suite
+per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
     # plus the training-split suites that benchmarks/noise_factor.py builds:
-    python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite --suite runs/noise_factor/roadscene_train_suite
+    python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \\
+        --suite runs/noise_factor/roadscene_train_suite
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
