@@ -9,6 +9,7 @@ with less noise) pass unchanged. With ``--suite DIR`` it also prints the estimat
 per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
+    python benchmarks/noise_levels.py --data data/medical_split/train --out benchmarks/results/noise_levels_medical.md
     # plus the training-split suites that benchmarks/noise_factor.py builds:
     python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \\
         --suite runs/noise_factor/roadscene_train_suite
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -52,12 +54,17 @@ def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", action="append", default=[],
+                    help="clean training folders (repeatable; default msrs/train and roadscene/train)")
     ap.add_argument("--suite", action="append", default=[], help="a degraded suite folder (repeatable)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise_levels.md"))
     args = ap.parse_args()
     net = EdgeFuseNet(ir_denoise=True, vis_denoise=True).eval()
+    train = [Path(d) for d in args.data] or TRAIN
+    if any(p.name == "test" for p in train):
+        raise SystemExit("noise_levels.py: pass training splits; start levels must not come from a test split")
     rows = []
-    for root in TRAIN:
+    for root in train:
         rows += list(levels(net, root).values())
     clean = np.array(rows)
     ir95 = float(np.percentile(clean[:, 0], 95))
@@ -65,8 +72,8 @@ def main() -> None:
     lines = [
         "# Noise estimates of clean training images (flat pixels, grey levels / 255)",
         "",
-        f"`python benchmarks/noise_levels.py` ({date.today().isoformat()}); "
-        f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in TRAIN)}.",
+        f"`python benchmarks/noise_levels.py{''.join(' ' + a for a in sys.argv[1:])}` ({date.today().isoformat()}); "
+        f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in train)}.",
         "",
         "| channel | median | 95th percentile | max |",
         "|---|---:|---:|---:|",

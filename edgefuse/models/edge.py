@@ -129,6 +129,8 @@ class EdgeFuseNet(FusionModel):
             shipped default: the clean msrs/test visible images carry sensor noise above the
             start level, and full-reference metrics score their denoised fusions lower.
         noise_factor: The noise variance the denoising subtracts, in units of the estimate.
+        noise_start: The start levels (IR, R, G, B) of the denoising, for data other than the IVF
+            training splits they come from (the medical student's are its own training split's).
     """
 
     size_multiple = 1
@@ -146,6 +148,7 @@ class EdgeFuseNet(FusionModel):
         ir_denoise: bool = False,
         vis_denoise: bool = False,
         noise_factor: float = _NOISE_FACTOR,
+        noise_start: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -187,7 +190,10 @@ class EdgeFuseNet(FusionModel):
         self.register_buffer("noise_kernel", torch.tensor(_IMMERKAER).expand(4, 1, 3, 3).clone(), persistent=False)
         sobel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
         self.register_buffer("sobel", torch.stack([sobel, sobel.t()] * 4).view(8, 1, 3, 3), persistent=False)
-        self.register_buffer("noise_from", torch.tensor(_NOISE_FROM).view(1, 4, 1, 1), persistent=False)
+        start = tuple(float(v) for v in (noise_start if noise_start is not None else _NOISE_FROM))
+        if len(start) != 4 or min(start) <= 0:
+            raise ConfigError(f"noise_start takes 4 positive levels (IR, R, G, B), got {list(start)}")
+        self.register_buffer("noise_from", torch.tensor(start).view(1, 4, 1, 1), persistent=False)
         self.guides = None
         if text_dim is not None:
             if not residual_channels:

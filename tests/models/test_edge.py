@@ -266,3 +266,16 @@ def test_edge_nano_denoise_onnx_matches_torch(tmp_path, flags):
             assert np.abs(ref - plain(v, i).numpy()).max() > 0.01  # the shrinkage changed the result
         got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
         assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_noise_start_moves_the_gate_and_bad_levels_are_refused():
+    scene = _smooth_scene()
+    noisy = (scene + 0.01 * torch.randn(scene.shape, generator=torch.Generator().manual_seed(1))).contiguous()
+    default = create_model("edge_nano", ir_denoise=True).eval()
+    high = create_model("edge_nano", ir_denoise=True, noise_start=[0.05, 0.05, 0.05, 0.05]).eval()
+    with torch.no_grad():
+        assert not torch.equal(default._shrink(noisy, 0), noisy)  # 0.01 is above the default IR start level
+        assert torch.equal(high._shrink(noisy, 0), noisy)  # and below a start level of 0.05
+    for bad in ([0.01, 0.01, 0.01], [0.01, 0.0, 0.01, 0.01]):
+        with pytest.raises(ConfigError, match="noise_start takes 4 positive levels"):
+            create_model("edge_nano", ir_denoise=True, noise_start=bad)
