@@ -52,6 +52,7 @@ _NOISE_FROM = (0.0025, 0.002, 0.002, 0.002)  # IR, then the visible R, G, B
 # noise variance subtracted, in units of the estimate: 2 of 1, 2, 4 on suites of the training splits
 # (python benchmarks/noise_factor.py)
 _NOISE_FACTOR = 2.0
+_ENERGY_FLOOR = 2.0**-14  # smallest local detail energy the Wiener gain divides by
 
 
 class DWBlock(nn.Module):
@@ -289,7 +290,9 @@ class EdgeFuseNet(FusionModel):
         strength = ((sigma_flat - start) / start).clamp(0.0, 1.0)
         detail = x - F.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
         energy = F.avg_pool2d(detail * detail, 5, stride=1, padding=2, count_include_pad=False)
-        gain = (1.0 - self.noise_factor * strength * sigma * sigma / (energy + 1e-6)).clamp(0.0, 1.0)
+        # floor 2^-14, FP16's smallest normal number: an FP16 engine that flushes subnormals never
+        # divides 0 by 0 in a flat region (0 / floor = 0, so s = 0 still returns x unchanged)
+        gain = (1.0 - self.noise_factor * strength * sigma * sigma / energy.clamp_min(_ENERGY_FLOOR)).clamp(0.0, 1.0)
         return x + (gain - 1.0) * detail
 
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:

@@ -279,3 +279,15 @@ def test_noise_start_moves_the_gate_and_bad_levels_are_refused():
     for bad in ([0.01, 0.01, 0.01], [0.01, 0.0, 0.01, 0.01]):
         with pytest.raises(ConfigError, match="noise_start takes 4 positive levels"):
             create_model("edge_nano", ir_denoise=True, noise_start=bad)
+
+
+def test_denoise_of_a_perfectly_flat_frame_is_finite_and_unchanged():
+    """Zero detail energy (a saturated or black frame) divides by the floor, not by 0, at any strength."""
+    den = create_model("edge_nano", ir_denoise=True, vis_denoise=True).eval()
+    flat = torch.full((1, 4, 32, 40), 0.5)
+    noisy = flat.clone()
+    noisy[..., :, 20:] += 0.05 * torch.randn(1, 4, 32, 20, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(den._shrink(flat, 0), flat)
+        out = den._shrink(noisy, 0)
+    assert torch.isfinite(out).all() and torch.equal(out[..., :, :16], flat[..., :, :16])
