@@ -207,12 +207,21 @@ def convert_fp16(
     for node in model.graph.node:
         if node.op_type in KEEP_FP32_OPS:
             kept.setdefault(node.name, KEEP_FP32_OPS[node.op_type])
+    # the graph's own casts to FP32 (a bool mask to float, say): the converter types their outputs FP16
+    # but leaves the target, and the graph no longer loads; those in the FP16 region must cast to FP16
+    to_float = {n.name for n in model.graph.node if n.op_type == "Cast" and n.name not in kept
+                and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "number X will be truncated": eps constants, expected
             converted = float16.convert_float_to_float16(
                 model, keep_io_types=True, op_block_list=block, node_block_list=sorted(kept), max_finite_val=65504.0,
             )
+        for node in converted.graph.node:
+            if node.op_type == "Cast" and node.name in to_float:
+                for a in node.attribute:
+                    if a.name == "to":
+                        a.i = onnx.TensorProto.FLOAT16
         onnx.checker.check_model(converted)
     except Exception as e:
         raise ExportError(f"FP16 conversion of {src} failed: {e}") from e

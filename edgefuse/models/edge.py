@@ -266,7 +266,7 @@ class EdgeFuseNet(FusionModel):
         grad = F.conv2d(x, self.sobel[: 2 * c], stride=4, groups=c).abs()
         n, _, h, w = grad.shape
         grad = grad.reshape(n, c, 2, h, w).sum(dim=2)
-        # Where, not a bool Cast: an FP16 conversion keeps a Cast's target type and breaks the graph
+        # 1 on the flat pixels, 0 elsewhere
         flat = torch.where(grad < grad.mean(dim=(2, 3), keepdim=True), 1.0, 0.0)
         count = flat.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
         sigma_flat = _NOISE_SCALE * (resp * flat).sum(dim=(2, 3), keepdim=True) / count

@@ -77,3 +77,22 @@ def test_fp16_edge_nano_reduce_mean_stays_fp32(nano, tmp_path):
     a = session(src).run(None, _feeds())[0]
     b = session(res.path).run(None, _feeds())[0]
     assert np.abs(a - b).max() < 5e-3
+
+
+class Masked(nn.Module):
+    """A bool mask cast to float inside the graph (``(x < mean).to(x.dtype)``)."""
+
+    size_multiple = 1
+
+    def forward(self, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        mask = (ir < ir.mean(dim=(2, 3), keepdim=True)).to(ir.dtype)
+        return vis * (0.5 + 0.5 * mask)
+
+
+def test_fp16_graph_with_a_cast_to_float_loads_and_matches(tmp_path):
+    src = export_onnx(Masked().eval(), tmp_path / "m.onnx", H, W)
+    assert any(n.op_type == "Cast" for n in onnx.load(str(src)).graph.node)
+    res = convert_fp16(src, tmp_path / "m_fp16.onnx")
+    a = session(src).run(None, _feeds(2))[0]
+    b = session(res.path).run(None, _feeds(2))[0]  # loading failed before: Cast typed FP16, target FP32
+    assert np.abs(a - b).max() < 5e-3
