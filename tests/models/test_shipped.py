@@ -42,6 +42,18 @@ def test_default_student_beats_average_and_laplacian_on_the_msrs_sample():
         assert scores["edge_nano_ivf"]["Qabf"] > scores[base]["Qabf"]
 
 
+def _fuse_eager(net, vis, ir):
+    """8-bit fused image of a torch model, eager (no ONNX cache)."""
+    import numpy as np
+    import torch
+
+    v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
+    i = torch.from_numpy(ir)[None, None].float() / 255
+    with torch.no_grad():
+        out = net(v, i)[0].permute(1, 2, 0).numpy()
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+
+
 def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     """The default's card turns on the IR black-level clamp: a washed-out IR is restored, a clean one untouched."""
     import numpy as np
@@ -55,14 +67,9 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     fuse = create_fuser("edge_nano_ivf", fastest=False)
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     plain.ir_black_level = False  # the same weights without the clamp (the pair is not noisy: no denoising)
-    import torch
 
     def fuse_plain(vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
-        i = torch.from_numpy(ir)[None, None].float() / 255
-        with torch.no_grad():
-            out = plain(v, i)[0].permute(1, 2, 0).numpy()
-        return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+        return _fuse_eager(plain, vis, ir)
 
     assert np.abs(fuse(pair.vis, pair.ir).astype(int) - fuse_plain(pair.vis, pair.ir).astype(int)).max() <= 1
     vis, washed, _ = degrade_pair(pair.vis, pair.ir, "ir_low_contrast", 2, pair_rng(0, pair.name, "t", 2))
@@ -74,7 +81,6 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
 def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
     """The default's card turns on IR denoising: a noisy IR fuses better, a clean pair exactly as without it."""
     import numpy as np
-    import torch
 
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
@@ -82,13 +88,7 @@ def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
     assert model.ir_denoise and not model.vis_denoise
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     plain.ir_denoise = False
-
-    def run(net, vis: np.ndarray, ir: np.ndarray) -> np.ndarray:
-        v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
-        i = torch.from_numpy(ir)[None, None].float() / 255
-        with torch.no_grad():
-            out = net(v, i)[0].permute(1, 2, 0).numpy()
-        return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+    run = _fuse_eager
 
     for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
         assert np.array_equal(run(model, pair.vis, pair.ir), run(plain, pair.vis, pair.ir)), pair.name
