@@ -1,12 +1,13 @@
-"""Noise levels of clean training images, as the edge students' denoising input stage estimates them.
+"""Noise and stripe levels of clean training images, as the edge students' input stages estimate them.
 
 ``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR (and of each
 visible channel) only when its noise estimate over the flat pixels
 (:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is above a start level. This script measures
 that estimate on the clean training splits and prints the 95th percentile, which is where the start
 levels in ``edgefuse/models/edge.py`` come from: 95 % of the clean training images (and every image
-with less noise) pass unchanged. With ``--suite DIR`` it also prints the estimates of a degraded suite
-per type and severity, to see how far apart the two are.
+with less noise) pass unchanged. The same holds for the IR column-stripe level of ``ir_destripe``
+(the mean size of :meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`). With ``--suite DIR`` it
+also prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
     python benchmarks/noise_levels.py --data data/medical_split/train --out benchmarks/results/noise_levels_medical.md
@@ -36,11 +37,11 @@ from edgefuse.models.edge import EdgeFuseNet
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
-CHANNELS = ("IR", "R", "G", "B")
+CHANNELS = ("IR", "R", "G", "B", "IR stripes")
 
 
 def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
-    """Flat-pixel noise estimate (IR, R, G, B) of every pair under ``root``, by pair name."""
+    """Flat-pixel noise estimate (IR, R, G, B) and IR stripe level of every pair under ``root``, by pair name."""
     out = {}
     for pair in find_pairs(root):
         p = load_pair(pair)
@@ -48,7 +49,8 @@ def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
         vis = torch.from_numpy(p.vis.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         with torch.no_grad():
             flat, _ = net.noise_levels(torch.cat([ir, vis], dim=1))
-        out[pair.name] = flat.flatten().numpy()
+            stripes = net.stripe_profile(ir).abs().mean()
+        out[pair.name] = np.append(flat.flatten().numpy(), stripes.numpy())
     return out
 
 
@@ -59,7 +61,7 @@ def main() -> None:
     ap.add_argument("--suite", action="append", default=[], help="a degraded suite folder (repeatable)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise_levels.md"))
     args = ap.parse_args()
-    net = EdgeFuseNet(ir_denoise=True, vis_denoise=True).eval()
+    net = EdgeFuseNet(ir_denoise=True, vis_denoise=True, ir_destripe=True).eval()
     train = [Path(d) for d in args.data] or TRAIN
     if any(p.name == "test" for p in train):
         raise SystemExit("noise_levels.py: pass training splits; start levels must not come from a test split")
@@ -68,9 +70,10 @@ def main() -> None:
         rows += list(levels(net, root).values())
     clean = np.array(rows)
     ir95 = float(np.percentile(clean[:, 0], 95))
-    vis95 = float(np.percentile(clean[:, 1:], 95))
+    vis95 = float(np.percentile(clean[:, 1:4], 95))
+    stripe95 = float(np.percentile(clean[:, 4], 95))
     lines = [
-        "# Noise estimates of clean training images (flat pixels, grey levels / 255)",
+        "# Noise and stripe estimates of clean training images (flat pixels, grey levels / 255)",
         "",
         f"`python benchmarks/noise_levels.py{''.join(' ' + a for a in sys.argv[1:])}` ({date.today().isoformat()}); "
         f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in train)}.",
@@ -81,7 +84,8 @@ def main() -> None:
     for i, name in enumerate(CHANNELS):
         c = clean[:, i]
         lines.append(f"| {name} | {np.median(c):.4f} | {np.percentile(c, 95):.4f} | {c.max():.4f} |")
-    lines += ["", f"Start levels: IR {ir95:.4f}, visible channels (pooled) {vis95:.4f}; full strength at twice that."]
+    lines += ["", f"Start levels: IR {ir95:.4f}, visible channels (pooled) {vis95:.4f}, IR stripes {stripe95:.4f}; "
+              "full strength at twice that."]
     for suite in args.suite:
         manifest = read_manifest(Path(suite))
         est = levels(net, Path(suite))
@@ -89,12 +93,13 @@ def main() -> None:
         for entry in manifest["pairs"]:
             groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
         shown = os.path.relpath(Path(suite).resolve(), ROOT)
-        lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, then the largest visible channel)",
-                  "", "| type | severity | IR p5 | visible p5 |", "|---|---:|---:|---:|"]
+        lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, the largest visible channel, IR stripes)",
+                  "", "| type | severity | IR p5 | visible p5 | IR stripes p5 |", "|---|---:|---:|---:|---:|"]
         for (typ, sev), vals in sorted(groups.items()):
             a = np.array(vals)
-            ir5, vis5 = np.percentile(a[:, 0], 5), np.percentile(a[:, 1:].max(axis=1), 5)
-            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} |")
+            ir5, vis5 = np.percentile(a[:, 0], 5), np.percentile(a[:, 1:4].max(axis=1), 5)
+            st5 = np.percentile(a[:, 4], 5)
+            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} | {st5:.4f} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

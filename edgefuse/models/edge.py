@@ -53,6 +53,12 @@ _NOISE_FROM = (0.0025, 0.002, 0.002, 0.002)  # IR, then the visible R, G, B
 # (python benchmarks/noise_factor.py)
 _NOISE_FACTOR = 2.0
 _ENERGY_FLOOR = 2.0**-14  # smallest local detail energy the Wiener gain divides by
+# column stripes: each column's offset is the mean over rows of the horizontal detail (the image minus a
+# 1x9 box along the row) over the pixels within 3 noise sigmas, so that vertical edges do not count; the
+# removal starts where the mean |offset| passes the 95th percentile over the clean msrs/train +
+# roadscene/train IR, 0.0009 (max 0.0010; severity-1 ir_noise stripes give 0.0059 and more), and is
+# complete at twice that (python benchmarks/noise_levels.py)
+_STRIPE_WIDTH, _STRIPE_CLIP, _STRIPE_FROM = 9, 3.0, 0.0009
 
 
 class DWBlock(nn.Module):
@@ -132,6 +138,14 @@ class EdgeFuseNet(FusionModel):
         noise_factor: The noise variance the denoising subtracts, in units of the estimate.
         noise_start: The start levels (IR, R, G, B) of the denoising, for data other than the IVF
             training splits they come from (the medical student's are its own training split's).
+        ir_destripe: Remove column stripes (the fixed-pattern noise of uncooled microbolometer
+            arrays) from the IR before fusing (no parameters): each column's offset is the mean over
+            rows of the row-direction detail band over the pixels within 3 noise sigmas (vertical edges
+            do not count), and is subtracted once its mean size passes that of 95 % of the clean
+            training IR (see ``_destripe``). The Immerkaer kernel annihilates a column-constant
+            offset, so the denoising's estimate is blind to stripes and its Wiener gain leaves them.
+            ONNX: a 1x9 AveragePool, a ReduceMean over rows and element-wise ops.
+        stripe_start: The start level of the destriping, for other sensors.
     """
 
     size_multiple = 1
@@ -150,6 +164,8 @@ class EdgeFuseNet(FusionModel):
         vis_denoise: bool = False,
         noise_factor: float = _NOISE_FACTOR,
         noise_start: Sequence[float] | None = None,
+        ir_destripe: bool = False,
+        stripe_start: float = _STRIPE_FROM,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -195,6 +211,9 @@ class EdgeFuseNet(FusionModel):
         if len(start) != 4 or min(start) <= 0:
             raise ConfigError(f"noise_start takes 4 positive levels (IR, R, G, B), got {list(start)}")
         self.register_buffer("noise_from", torch.tensor(start).view(1, 4, 1, 1), persistent=False)
+        self.ir_destripe, self.stripe_start = ir_destripe, float(stripe_start)
+        if not self.stripe_start > 0:
+            raise ConfigError(f"stripe_start takes a positive level, got {stripe_start!r}")
         self.guides = None
         if text_dim is not None:
             if not residual_channels:
@@ -295,6 +314,29 @@ class EdgeFuseNet(FusionModel):
         gain = (1.0 - self.noise_factor * strength * sigma * sigma / energy.clamp_min(_ENERGY_FLOOR)).clamp(0.0, 1.0)
         return x + (gain - 1.0) * detail
 
+    def stripe_profile(self, ir: torch.Tensor) -> torch.Tensor:
+        """Column offsets (N,1,1,W) of ``ir`` (N,1,H,W): mean over rows of ``ir - box1x9(ir)`` within 3 sigmas."""
+        _, sigma = self.noise_levels(ir)
+        across = F.avg_pool2d(ir, (1, _STRIPE_WIDTH), stride=1, padding=(0, _STRIPE_WIDTH // 2),
+                              count_include_pad=False)
+        detail = ir - across
+        # a trimmed mean: pixels beyond 3 noise sigmas (vertical edges) do not count at all
+        keep = torch.where(detail.abs() < _STRIPE_CLIP * sigma.clamp_min(_MIN_RANGE), 1.0, 0.0)
+        return (detail * keep).sum(dim=2, keepdim=True) / keep.sum(dim=2, keepdim=True).clamp_min(1.0)
+
+    def _destripe(self, ir: torch.Tensor) -> torch.Tensor:
+        """``ir - s p`` clipped to [0, 1], ``p`` the :meth:`stripe_profile`.
+
+        The strength ``s`` ramps from 0 to 1 as the mean ``|p|`` goes from the start level to twice it:
+        clean frames pass unchanged, and so do images under 8 pixels a side in eager mode.
+        """
+        if not exporting() and min(ir.shape[-2:]) < _BLOCK:
+            return ir
+        profile = self.stripe_profile(ir)
+        level = profile.abs().mean(dim=3, keepdim=True)
+        strength = ((level - self.stripe_start) / self.stripe_start).clamp(0.0, 1.0)
+        return (ir - strength * profile).clamp(0.0, 1.0)
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -322,6 +364,8 @@ class EdgeFuseNet(FusionModel):
             ConfigError: Text missing for a teacher or given to a student.
         """
         self.check_inputs(vis, ir, text)
+        if self.ir_destripe:
+            ir = self._destripe(ir)
         if self.ir_denoise and self.vis_denoise:
             both = self._shrink(torch.cat([ir, vis], dim=1), 0)
             ir, vis = both[:, :1], both[:, 1:]

@@ -291,3 +291,60 @@ def test_denoise_of_a_perfectly_flat_frame_is_finite_and_unchanged():
         assert torch.equal(den._shrink(flat, 0), flat)
         out = den._shrink(noisy, 0)
     assert torch.isfinite(out).all() and torch.equal(out[..., :, :16], flat[..., :, :16])
+
+
+def test_destripe_removes_column_offsets_and_leaves_a_clean_image_alone():
+    nano = create_model("edge_nano").eval()
+    ds = create_model("edge_nano", ir_destripe=True).eval()
+    assert ds.load_state_dict(nano.state_dict()).missing_keys == []  # no new parameters
+    clean = _smooth_scene()
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        # edges, ramps and vertical block borders are not stripes: below the start level, unchanged
+        assert float(ds.stripe_profile(clean).abs().mean()) < 0.0009
+        assert torch.equal(ds._destripe(clean), clean)
+        vis = clean.expand(1, 3, -1, -1).contiguous()
+        assert torch.equal(ds(vis, clean), nano(vis, clean))
+        for stripe, sigma in ((0.01, 0.02), (0.03, 0.05)):
+            offsets = stripe * torch.randn(1, 1, 1, clean.shape[-1], generator=g)
+            noisy = clean + offsets + sigma * torch.randn(clean.shape, generator=g)
+            out = ds._destripe(noisy)
+            # the column error (mean over rows of the error to the clean scene): its column-to-column steps,
+            # the stripes an edge measure sees, drop by more than 2.5x; what is left is smooth (the 1x9 box)
+            before, after = (noisy - clean).mean(dim=2), (out - clean).mean(dim=2)
+            assert float(after.diff(dim=-1).std()) < 0.4 * float(before.diff(dim=-1).std())
+            assert float(after.std()) < 0.6 * float(before.std())
+            # the noise estimate of the denoising does not see stripes (Immerkaer's kernel sums to 0 per column)
+            _, s_with = ds.noise_levels(noisy)
+            _, s_without = ds.noise_levels(noisy - offsets)
+            torch.testing.assert_close(s_with, s_without)
+        tiny = torch.rand(1, 1, 5, 7, generator=g)
+        assert torch.equal(ds._destripe(tiny), tiny)
+    with pytest.raises(ConfigError, match="stripe_start takes a positive level"):
+        create_model("edge_nano", ir_destripe=True, stripe_start=0.0)
+
+
+def test_edge_nano_destripe_onnx_matches_torch(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = create_model("edge_nano", ir_destripe=True, ir_denoise=True).eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    path = tmp_path / "ds.onnx"
+    vis, ir = _pair(48, 64)
+    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    plain = create_model("edge_nano", ir_denoise=True).eval()
+    plain.load_state_dict(model.state_dict())
+    g = torch.Generator().manual_seed(8)
+    for h, w in ((48, 64), (30, 50)):
+        scene = torch.nn.functional.interpolate(_smooth_scene(), size=(h, w), mode="bilinear")
+        v = scene.expand(1, 3, h, w).contiguous()
+        i = (scene + 0.03 * torch.randn(1, 1, 1, w, generator=g) + 0.02 * torch.randn(1, 1, h, w, generator=g))
+        i = i.clamp(0, 1)  # striped: the removal is on
+        with torch.no_grad():
+            ref = model(v, i).numpy()
+            assert np.abs(ref - plain(v, i).numpy()).max() > 0.01  # the destriping changed the result
+        got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
+        assert np.abs(got - ref).max() <= 1e-4
