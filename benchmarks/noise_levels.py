@@ -11,9 +11,12 @@ also prints the estimates of a degraded suite per type and severity, to see how 
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
     python benchmarks/noise_levels.py --data data/medical_split/train --out benchmarks/results/noise_levels_medical.md
-    # plus the training-split suites that benchmarks/noise_factor.py builds:
+    # plus the training-split suites that benchmarks/noise_factor.py builds, and all three IR-noise
+    # severities (edgefuse degrade --data ../shared/data/msrs/train --out runs/stripe/msrs_train_suite
+    #  --type ir_noise --severity 1,2,3 --seed 5, the same for roadscene/train):
     python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \\
-        --suite runs/noise_factor/roadscene_train_suite
+        --suite runs/noise_factor/roadscene_train_suite --suite runs/stripe/msrs_train_suite \\
+        --suite runs/stripe/roadscene_train_suite
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
@@ -73,7 +76,7 @@ def main() -> None:
     vis95 = float(np.percentile(clean[:, 1:4], 95))
     stripe95 = float(np.percentile(clean[:, 4], 95))
     lines = [
-        "# Noise and stripe estimates of clean training images (flat pixels, grey levels / 255)",
+        "# Noise (flat pixels) and IR stripe estimates of clean training images (grey levels / 255)",
         "",
         f"`python benchmarks/noise_levels.py{''.join(' ' + a for a in sys.argv[1:])}` ({date.today().isoformat()}); "
         f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in train)}.",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The degradation suites of the test splits (severity 2, seed 0), fused by the shipped defaults, earlier
 # defaults kept in benchmarks/results/weights ("before"), pixel-max and the Laplacian pyramid, scored against
-# the clean sources. IVF: before = the clamp-only default (edge_nano_ivf_clamp), plus the default with visible
-# denoising on as well (vis_denoise). Medical: before = the same weights without the clamp.
+# the clean sources. IVF: before = the previous default without destriping (edge_nano_ivf_denoise), clamp =
+# the clamp-only default before that (edge_nano_ivf_clamp), plus the default with visible denoising on as well
+# (vis_denoise). Medical: before = the same weights without the clamp.
 # Usage: bash benchmarks/run_suites.sh [OUT] [DATA_ROOT]   (defaults: runs/suites, ../shared/data)
 # Writes benchmarks/results/suite_<set>.{md,csv,json,png}. The medical split comes from
 # python benchmarks/make_medical_split.py (data/medical_split).
@@ -34,8 +35,8 @@ suite() {  # tag clean-dir model before-weights what-before-is [extra -m entries
   sed -i "s#\"$OUT/#\"OUT/#g" "$RES/suite_$tag.json"  # the suite folder as the page names it
   echo "wrote $RES/suite_$tag.md"
 }
-IVF_BEFORE="the previous default, the same weights with the black-level clamp and no denoising; \`vis_denoise\` is the default with visible denoising on as well"
-VIS="-m vis_denoise=$W/edge_nano_ivf_vis_denoise.safetensors"
-suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_clamp.safetensors" "$IVF_BEFORE" "$VIS"
-suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_clamp.safetensors" "$IVF_BEFORE" "$VIS"
+IVF_BEFORE="the previous default, the same weights with the black-level clamp and IR denoising and no destriping; \`clamp\` the one before it (the clamp alone); \`vis_denoise\` is the default with visible denoising on as well"
+EXTRA="-m clamp=$W/edge_nano_ivf_clamp.safetensors -m vis_denoise=$W/edge_nano_ivf_vis_denoise.safetensors"
+suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_denoise.safetensors" "$IVF_BEFORE" "$EXTRA"
+suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_denoise.safetensors" "$IVF_BEFORE" "$EXTRA"
 suite medical_test data/medical_split/test edge_nano_med "$W/edge_nano_med_noclamp.safetensors" "the same weights without the black-level clamp"

@@ -65,11 +65,11 @@ def test_int8_search_score_is_sidecar_parity(shipped_int8):
 
 
 def test_sidecars_record_the_cards_constructor_options(shipped_int8):
-    """The default's card turns on the black-level clamp and IR denoising; every sidecar says so, the graph has them."""
+    """The default's card turns on the black-level clamp, IR denoising and destriping; every sidecar says so."""
     import onnx
 
     report, sidecars = shipped_int8
     for precision, doc in sidecars.items():
-        assert doc["model"]["config"] == {"ir_black_level": True, "ir_denoise": True}, precision
+        assert doc["model"]["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True}, precision
     ops = {n.op_type for n in onnx.load(str(report.artefacts["fp32"])).graph.node}
     assert {"ReduceMin", "ReduceMax", "Less"} <= ops

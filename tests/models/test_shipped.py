@@ -61,7 +61,7 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    assert card["config"] == {"ir_black_level": True, "ir_denoise": True} and model.ir_black_level
+    assert card["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True} and model.ir_black_level
     assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
@@ -97,3 +97,29 @@ def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
     on = evaluate_rgb(run(model, vis, noisy), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
     off = evaluate_rgb(run(plain, vis, noisy), pair.ir, pair.vis, ["VIF", "Qabf"])
     assert on["VIF"] > off["VIF"] + 0.03 and on["Qabf"] > off["Qabf"] + 0.01, (on, off)
+
+
+def test_default_removes_ir_column_stripes_and_leaves_the_clean_pairs_alone():
+    """The default's card turns on IR destriping: striped IR fuses close to the clean fusion, clean pairs as without it."""
+    import numpy as np
+
+    model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    assert model.ir_destripe
+    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    plain.ir_destripe = False
+    run = _fuse_eager
+
+    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
+        assert np.array_equal(run(model, pair.vis, pair.ir), run(plain, pair.vis, pair.ir)), pair.name
+    pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
+    rng = np.random.default_rng(0)
+    stripes = 0.02 * 255 * rng.standard_normal((1, pair.ir.shape[1]))  # column offsets only, no random noise
+    striped = np.clip(np.rint(pair.ir.astype(np.float64) + stripes), 0, 255).astype(np.uint8)
+    clean = run(model, pair.vis, pair.ir).astype(np.float64)
+
+    def column_steps(fused: np.ndarray) -> float:
+        """Std of the column-to-column steps of the mean error (over rows) to the clean pair's fusion."""
+        return float(np.diff((fused.astype(np.float64) - clean).mean(axis=(0, 2))).std())
+
+    on, off = column_steps(run(model, pair.vis, striped)), column_steps(run(plain, pair.vis, striped))
+    assert on < 0.4 * off, (on, off)
