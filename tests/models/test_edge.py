@@ -15,6 +15,13 @@ def _pair(h: int, w: int, n: int = 1, seed: int = 0) -> tuple[torch.Tensor, torc
     return torch.rand(n, 3, h, w, generator=g), torch.rand(n, 1, h, w, generator=g)
 
 
+def _export_dynamic(model: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path) -> None:
+    """ONNX export of ``model`` (vis, ir) -> fused with dynamic height and width, as the parity tests need."""
+    torch.onnx.export(model, example, str(path), input_names=["vis", "ir"], output_names=["fused"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+
+
 def test_untrained_head_is_average_base_plus_both_details():
     """Zero-initialised head: w = 0.5, a = b = 1, residual 0 -> Y = (B(ir)+B(Y))/2 + D(ir) + D(Y)."""
     model = create_model("edge_nano", clamp_output=False).eval()
@@ -88,9 +95,7 @@ def test_edge_nano_onnx_matches_torch(tmp_path):
         torch.nn.init.normal_(p, std=0.3)
     vis, ir = _pair(48, 64)
     path = tmp_path / "m.onnx"
-    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    _export_dynamic(model, (vis, ir), path)
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for h, w in ((48, 64), (30, 50)):  # the second size was not used in export
         v, i = _pair(h, w, seed=3)
@@ -192,9 +197,7 @@ def test_edge_nano_agc_onnx_matches_torch(tmp_path):
         torch.nn.init.normal_(p, std=0.3)
     path = tmp_path / "agc.onnx"
     vis, ir = _pair(48, 64)
-    torch.onnx.export(model, (vis, 0.2 + 0.5 * ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    _export_dynamic(model, (vis, 0.2 + 0.5 * ir), path)
     ops = {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
     assert {"AveragePool", "ReduceMin", "ReduceMax"} <= ops
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -248,9 +251,7 @@ def test_edge_nano_denoise_onnx_matches_torch(tmp_path, flags):
         torch.nn.init.normal_(p, std=0.3)
     path = tmp_path / "dn.onnx"
     vis, ir = _pair(48, 64)
-    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    _export_dynamic(model, (vis, ir), path)
     ops = {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
     assert {"AveragePool", "Less"} <= ops
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -332,9 +333,7 @@ def test_edge_nano_destripe_onnx_matches_torch(tmp_path):
         torch.nn.init.normal_(p, std=0.3)
     path = tmp_path / "ds.onnx"
     vis, ir = _pair(48, 64)
-    torch.onnx.export(model, (vis, ir), str(path), input_names=["vis", "ir"], output_names=["fused"],
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"vis": {2: "h", 3: "w"}, "ir": {2: "h", 3: "w"}, "fused": {2: "h", 3: "w"}})
+    _export_dynamic(model, (vis, ir), path)
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     plain = create_model("edge_nano", ir_denoise=True).eval()
     plain.load_state_dict(model.state_dict())

@@ -53,6 +53,19 @@ def _fuse_eager(net, vis, ir):
         out = net(v, i)[0].permute(1, 2, 0).numpy()
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
 
+def _default_and_without(stage: str):
+    """The shipped IVF default and the same model with the input ``stage`` off; the bundled pairs fuse alike."""
+    import numpy as np
+
+    model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    assert getattr(model, stage)
+    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    setattr(plain, stage, False)
+    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):  # clean pairs: the stage stays off
+        assert np.array_equal(_fuse_eager(model, pair.vis, pair.ir), _fuse_eager(plain, pair.vis, pair.ir)), pair.name
+    return model, plain
+
+
 
 def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     """The default's card turns on the IR black-level clamp: a washed-out IR is restored, a clean one untouched."""
@@ -80,18 +93,11 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
 
 def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
     """The default's card turns on IR denoising: a noisy IR fuses better, a clean pair exactly as without it."""
-    import numpy as np
-
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
-    model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    assert model.ir_denoise and not model.vis_denoise
-    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    plain.ir_denoise = False
+    model, plain = _default_and_without("ir_denoise")
+    assert not model.vis_denoise
     run = _fuse_eager
-
-    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
-        assert np.array_equal(run(model, pair.vis, pair.ir), run(plain, pair.vis, pair.ir)), pair.name
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     vis, noisy, _ = degrade_pair(pair.vis, pair.ir, "ir_noise", 2, pair_rng(0, pair.name, "t", 2))
     on = evaluate_rgb(run(model, vis, noisy), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
@@ -103,14 +109,8 @@ def test_default_removes_ir_column_stripes_and_leaves_the_clean_pairs_alone():
     """The default's card turns on IR destriping: striped IR fuses close to the clean fusion, clean pairs as without it."""
     import numpy as np
 
-    model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    assert model.ir_destripe
-    plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    plain.ir_destripe = False
+    model, plain = _default_and_without("ir_destripe")
     run = _fuse_eager
-
-    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
-        assert np.array_equal(run(model, pair.vis, pair.ir), run(plain, pair.vis, pair.ir)), pair.name
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     rng = np.random.default_rng(0)
     stripes = 0.02 * 255 * rng.standard_normal((1, pair.ir.shape[1]))  # column offsets only, no random noise
