@@ -211,9 +211,10 @@ class EdgeFuseNet(FusionModel):
         if len(start) != 4 or min(start) <= 0:
             raise ConfigError(f"noise_start takes 4 positive levels (IR, R, G, B), got {list(start)}")
         self.register_buffer("noise_from", torch.tensor(start).view(1, 4, 1, 1), persistent=False)
-        self.ir_destripe, self.stripe_start = ir_destripe, float(stripe_start)
-        if not self.stripe_start > 0:
+        self.ir_destripe = ir_destripe
+        if isinstance(stripe_start, bool) or not isinstance(stripe_start, (int, float)) or not stripe_start > 0:
             raise ConfigError(f"stripe_start takes a positive level, got {stripe_start!r}")
+        self.stripe_start = float(stripe_start)
         self.guides = None
         if text_dim is not None:
             if not residual_channels:

@@ -322,8 +322,9 @@ def test_destripe_removes_column_offsets_and_leaves_a_clean_image_alone():
             torch.testing.assert_close(s_with, s_without)
         tiny = torch.rand(1, 1, 5, 7, generator=g)
         assert torch.equal(ds._destripe(tiny), tiny)
-    with pytest.raises(ConfigError, match="stripe_start takes a positive level"):
-        create_model("edge_nano", ir_destripe=True, stripe_start=0.0)
+    for bad in (0.0, -1e-3, "0.002", True):
+        with pytest.raises(ConfigError, match="stripe_start takes a positive level"):
+            create_model("edge_nano", ir_destripe=True, stripe_start=bad)
 
 
 def test_edge_nano_destripe_onnx_matches_torch(tmp_path):
