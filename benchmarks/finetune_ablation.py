@@ -20,6 +20,9 @@ degradations and seeds; they differ only in the teacher:
     ft_anchor_kd    edgefuse distill --teacher TEACHER --teacher-on degraded --anchor START_CLAMP: the same, with
                     the text teacher's output and features as targets on the degraded samples; against
                     ft_anchor_plain it isolates what the teacher adds when clean behaviour is held fixed
+    ft_anchor_better edgefuse distill --teacher TEACHER --teacher-on better --anchor START_CLAMP: as ft_anchor_kd,
+                    but a sample takes the teacher's targets only where the teacher's fusion loss against the clean
+                    sources is below the student's (a teacher-bounded gate, clean or degraded alike)
 
 With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
 same way first (``teacher_ft``, seed 1: ``edgefuse train --mode teacher --init CKPT --teacher-text oracle``,
@@ -50,8 +53,9 @@ import ablation as ab  # noqa: E402  (the evaluation and statistics of the main 
 
 ROOT = ab.ROOT
 ARMS = ("ft_plain", "ft_distilled")
-ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor", "ft_anchor_plain", "ft_anchor_kd")
-ANCHORED = ("ft_anchor", "ft_anchor_plain", "ft_anchor_kd")
+ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor", "ft_anchor_plain", "ft_anchor_kd",
+            "ft_anchor_better")
+ANCHORED = ("ft_anchor", "ft_anchor_plain", "ft_anchor_kd", "ft_anchor_better")
 DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
 DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
 
@@ -77,6 +81,8 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     extra = ["--teacher-on", "degraded"] if arm in ("ft_distilled_deg", "ft_anchor_kd") else []
     if arm == "ft_anchor_kd":
         extra += anchor
+    if arm == "ft_anchor_better":
+        extra = ["--teacher-on", "better", *anchor]
     teacher = args.teacher
     if arm == "ft_anchor":
         # the student starts equal to its anchor, so the calibration finds no output gradient to scale;
@@ -185,6 +191,8 @@ def stage_report(args: argparse.Namespace) -> None:
                            ("ft_anchor", "start_clamp", "anchored fine-tune vs clamp alone"))
                           if "ft_anchor" in args.arms else ()),
                         ("ft_anchor_kd", "ft_anchor_plain", "anchored: distilled vs plain"),
+                        ("ft_anchor_better", "ft_anchor_plain", "anchored: teacher-bounded distilled vs plain"),
+                        ("ft_anchor_better", "start_clamp", "anchored teacher-bounded distilled vs clamp alone"),
                         ("ft_anchor_kd", "start_clamp", "anchored distilled vs clamp alone"),
                         ("ft_anchor_plain", "start_clamp", "anchored plain vs clamp alone"),
                         *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init

@@ -87,7 +87,8 @@ class TrainConfig:
     # where the teacher terms act: "all" samples, only the "degraded" ones (the teacher's output and
     # features as targets where it knows the degradation; clean samples keep the fusion loss alone),
     # or only the "clean" ones (with the starting weights as the teacher: keep what the model did on
-    # clean pairs while it learns the degraded ones, "learning without forgetting")
+    # clean pairs while it learns the degraded ones, "learning without forgetting"), or only where the
+    # teacher does "better": its fusion loss against the clean targets below the student's, per sample
     teacher_on: str = "all"
     # an anchor: frozen weights (usually the --init ones) whose output is an L1 target, with weight
     # w_anchor, on the clean samples of a degraded batch (all samples without --degrade): the model keeps
@@ -132,7 +133,7 @@ class TrainConfig:
                               "format); nothing is downloaded")
         if self.teacher_on not in TEACHER_ON:
             raise ConfigError(f"teacher_on {self.teacher_on!r} is not one of {', '.join(TEACHER_ON)}")
-        if self.teacher_on != "all" and self.mode == "distill" and not self.degrade_types:
+        if self.teacher_on in ("degraded", "clean") and self.mode == "distill" and not self.degrade_types:
             raise ConfigError(f"teacher_on {self.teacher_on!r} needs degraded training inputs: add --degrade TYPES")
         if self.anchor is not None and self.mode == "teacher":
             raise ConfigError("--anchor is for students (train --mode student, distill): a teacher's output depends "

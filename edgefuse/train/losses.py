@@ -297,6 +297,28 @@ def fusion_loss(
     Each term is computed once per sample; the per-event weighting is linear, so averaging the
     per-event coefficient vectors is exactly the mean over events of the weighted sums.
     """
+    weighted = _weighted_terms(fused, vis, ir, weights, window_size).mean(0)  # (6,) batch means
+    total = weighted.sum()
+    parts = weighted.detach()
+    components = {
+        "max": parts[0],
+        "ssim": parts[1],
+        "grad": parts[2],
+        "color": parts[3],
+        "consist": parts[4] + parts[5],
+    }
+    return total, {k: components[k] for k in COMPONENTS}
+
+
+def per_sample_fusion_loss(
+    fused: Tensor, vis: Tensor, ir: Tensor, weights: Weights = None, window_size: int = SSIM_WINDOW
+) -> Tensor:
+    """L_fus of each sample, shape (N,): the values whose batch mean :func:`fusion_loss` returns."""
+    return _weighted_terms(fused, vis, ir, weights, window_size).sum(1)
+
+
+def _weighted_terms(fused: Tensor, vis: Tensor, ir: Tensor, weights: Weights, window_size: int) -> Tensor:
+    """(N, 6): each sample's raw loss terms times its coefficients (see :func:`fusion_loss`)."""
     check_inputs(fused, vis, ir)
     n = fused.shape[0]
     to_vis, to_ir = _consist_parts(fused, vis, ir)
@@ -312,17 +334,7 @@ def fusion_loss(
         dim=1,
     )  # (N, 6)
     coef = torch.tensor(_coefficient_rows(weights, n), device=raw.device, dtype=raw.dtype)
-    weighted = (raw * coef).mean(0)  # (6,) batch means of the weighted raw terms
-    total = weighted.sum()
-    parts = weighted.detach()
-    components = {
-        "max": parts[0],
-        "ssim": parts[1],
-        "grad": parts[2],
-        "color": parts[3],
-        "consist": parts[4] + parts[5],
-    }
-    return total, {k: components[k] for k in COMPONENTS}
+    return raw * coef
 
 
 class FusionLoss(nn.Module):

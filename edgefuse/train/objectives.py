@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from edgefuse.errors import ConfigError
 from edgefuse.train.distill_loss import DistillLoss
-from edgefuse.train.losses import fusion_loss
+from edgefuse.train.losses import fusion_loss, per_sample_fusion_loss
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # an annotator run on the (degraded) crop, or one constant prompt for every sample (no prior)
 TEXT_SOURCES = ("oracle", "annotator", "constant")
 RECIPES = ("calibrated", "dtpf")
-TEACHER_ON = ("all", "degraded", "clean")
+TEACHER_ON = ("all", "degraded", "clean", "better")
 
 # the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
 # term's, measured on the first batches (see DistillObjective.calibrate)
@@ -171,12 +171,26 @@ class DistillObjective(Objective):
     def extra_parameters(self) -> list[nn.Parameter]:
         return self.loss.adapter_parameters()
 
-    def _teacher_rows(self, batch: Mapping[str, Any], n: int) -> Tensor | None:
-        """Indices of the samples the teacher terms act on; ``None``: all of them."""
+    def _teacher_rows(self, batch: Mapping[str, Any], fused_s: Tensor, fused_t: Tensor, vis_t: Tensor,
+                      ir_t: Tensor) -> Tensor | None:
+        """Indices of the samples the teacher terms act on; ``None``: all of them.
+
+        ``better`` is a teacher-bounded gate (after Chen et al.'s teacher-bounded regression loss, "Learning
+        efficient object detection models with knowledge distillation", NeurIPS 2017): a sample takes the
+        teacher's output and features as targets only while the teacher's fusion loss against the clean
+        targets is lower than the student's current one, so a teacher that is worse on some inputs (the
+        edge teacher on clean msrs) cannot pull the student down there.
+        """
         on = self.trainer.cfg.teacher_on
         if on == "all":
             return None
-        return sample_rows(batch, n, clean=on == "clean")
+        if on == "better":
+            w = self.trainer.default_weights
+            with torch.no_grad():
+                worse = per_sample_fusion_loss(fused_t, vis_t, ir_t, w) < per_sample_fusion_loss(
+                    fused_s.detach(), vis_t, ir_t, w)
+            return torch.nonzero(worse).flatten()
+        return sample_rows(batch, fused_s.shape[0], clean=on == "clean")
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
                    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
@@ -190,8 +204,10 @@ class DistillObjective(Objective):
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
         anchor = self.anchor_term(fused_s, batch, vis, ir)
-        rows = self._teacher_rows(batch, fused_s.shape[0])
-        if rows is not None and rows.numel() == 0:  # a batch of clean samples only: no teacher term
+        rows = self._teacher_rows(batch, fused_s, fused_t, vis_t, ir_t)
+        if rows is not None:
+            parts = {**parts, "teacher_rows": torch.tensor(rows.numel() / fused_s.shape[0])}
+        if rows is not None and rows.numel() == 0:  # no sample the teacher acts on: no teacher term
             zero = fused_s.sum() * 0.0
             return base, zero, zero, parts, anchor
         if rows is not None:

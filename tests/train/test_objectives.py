@@ -218,6 +218,50 @@ def test_teacher_on_clean_anchors_the_clean_samples_only(tmp_path, data):
     torch.testing.assert_close(res_mixed, res_last)  # the clean sample's term alone
 
 
+def test_teacher_on_better_distils_only_where_the_teacher_has_the_lower_fusion_loss(tmp_path, data):
+    from edgefuse.train.losses import per_sample_fusion_loss
+    from edgefuse.train.objectives import inputs, targets
+
+    trainer = Trainer(_distill_cfg(tmp_path, data, name="better", teacher_on="better"))
+    obj, model, real = trainer.objective, trainer.model, trainer.teacher
+    batch = next(trainer._batches())
+    vis, ir = inputs(batch, trainer.device)
+    vis_t, ir_t = targets(batch, trainer.device)
+    fused = model(vis, ir).detach().requires_grad_(True)
+    per = per_sample_fusion_loss(fused, vis_t, ir_t, trainer.default_weights)
+    (grad,) = torch.autograd.grad(per.sum(), fused)
+    step = 0.02 * grad / grad.abs().amax(dim=(1, 2, 3), keepdim=True)
+    # a teacher whose output is a small step down each sample's fusion loss, except sample 0: a step up
+    sign = torch.ones(fused.shape[0], 1, 1, 1)
+    sign[0] = -1.0
+    shifted = (fused - sign * step).detach()
+
+    class Stepped(torch.nn.Module):
+        feature_channels = real.feature_channels
+
+        def forward(self, v, i, text=None, return_features=False):
+            _, feats = real(v, i, text, return_features=True)
+            return shifted, feats
+
+    trainer.teacher = Stepped()
+    worse = per_sample_fusion_loss(shifted, vis_t, ir_t, trainer.default_weights) < per.detach()
+    assert worse.tolist() == [False] + [True] * (fused.shape[0] - 1)
+    _, feat, res, parts, _ = obj._raw_terms(model, batch)
+    assert parts["teacher_rows"].item() == pytest.approx((fused.shape[0] - 1) / fused.shape[0])
+    torch.testing.assert_close(res, torch.nn.functional.l1_loss(fused[1:].detach(), shifted[1:]))
+    # every sample up the loss: no teacher term at all
+    shifted = (fused + step).detach()
+    _, feat, res, parts, _ = obj._raw_terms(model, batch)
+    assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
+    # the gate needs no degraded inputs, and the card records it
+    TrainConfig(mode="distill", teacher="t.safetensors", teacher_on="better", data=(data,))
+    weights = train(_distill_cfg(tmp_path, data, name="better2", teacher_on="better"))
+    card = json.loads(weights.with_suffix(".json").read_text())["training"]
+    assert card["teacher_on"] == "better"
+    rows = list(csv.DictReader(open(tmp_path / "better2" / "log.csv")))
+    assert all(0.0 <= float(r["teacher_rows"]) <= 1.0 for r in rows if r.get("teacher_rows"))
+
+
 def test_anchor_holds_the_clean_samples_to_the_frozen_weights(tmp_path, data):
     torch.manual_seed(0)
     start = create_model("edge_nano", widths=(8, 8, 8))
