@@ -23,6 +23,8 @@ degradations and seeds; they differ only in the teacher:
     ft_anchor_better edgefuse distill --teacher TEACHER --teacher-on better --anchor START_CLAMP: as ft_anchor_kd,
                     but a sample takes the teacher's targets only where the teacher's fusion loss against the clean
                     sources is below the student's (a teacher-bounded gate, clean or degraded alike)
+    ft_anchor_scored the same gate judged by VIF + Qabf of the two fused crops against the clean sources
+                    (--teacher-on scored)
 
 With ``--teacher-init CKPT`` (e.g. the shipped ``edge_teacher_ivf``) the teacher is fine-tuned the
 same way first (``teacher_ft``, seed 1: ``edgefuse train --mode teacher --init CKPT --teacher-text oracle``,
@@ -54,8 +56,8 @@ import ablation as ab  # noqa: E402  (the evaluation and statistics of the main 
 ROOT = ab.ROOT
 ARMS = ("ft_plain", "ft_distilled")
 ALL_ARMS = ("ft_plain", "ft_distilled", "ft_distilled_deg", "ft_anchor", "ft_anchor_plain", "ft_anchor_kd",
-            "ft_anchor_better")
-ANCHORED = ("ft_anchor", "ft_anchor_plain", "ft_anchor_kd", "ft_anchor_better")
+            "ft_anchor_better", "ft_anchor_scored")
+ANCHORED = ("ft_anchor", "ft_anchor_plain", "ft_anchor_kd", "ft_anchor_better", "ft_anchor_scored")
 DEFAULT_INIT = ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors"
 DEFAULT_TEACHER = ROOT / "benchmarks" / "results" / "weights" / "teacher_text.safetensors"
 
@@ -81,8 +83,8 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     extra = ["--teacher-on", "degraded"] if arm in ("ft_distilled_deg", "ft_anchor_kd") else []
     if arm == "ft_anchor_kd":
         extra += anchor
-    if arm == "ft_anchor_better":
-        extra = ["--teacher-on", "better", *anchor]
+    if arm in ("ft_anchor_better", "ft_anchor_scored"):
+        extra = ["--teacher-on", arm.rsplit("_", 1)[1], *anchor]
     teacher = args.teacher
     if arm == "ft_anchor":
         # the student starts equal to its anchor, so the calibration finds no output gradient to scale;
@@ -193,6 +195,8 @@ def stage_report(args: argparse.Namespace) -> None:
                         ("ft_anchor_kd", "ft_anchor_plain", "anchored: distilled vs plain"),
                         ("ft_anchor_better", "ft_anchor_plain", "anchored: teacher-bounded distilled vs plain"),
                         ("ft_anchor_better", "start_clamp", "anchored teacher-bounded distilled vs clamp alone"),
+                        ("ft_anchor_scored", "ft_anchor_plain", "anchored: score-gated distilled vs plain"),
+                        ("ft_anchor_scored", "start_clamp", "anchored score-gated distilled vs clamp alone"),
                         ("ft_anchor_kd", "start_clamp", "anchored distilled vs clamp alone"),
                         ("ft_anchor_plain", "start_clamp", "anchored plain vs clamp alone"),
                         *((("teacher_ft", "ft_plain", "fine-tuned teacher vs plain student"),) if args.teacher_init

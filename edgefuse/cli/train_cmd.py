@@ -113,12 +113,13 @@ def train_cmd(mode: str, **kwargs: Any) -> None:
                    "batches; dtpf: DTPF's weights as coded (w_feat 0.1, w_res 1.0, SmoothL1 beta 1).")
 @click.option("--w-feat", type=float, help="Feature loss weight (overrides the recipe).")
 @click.option("--w-res", type=float, help="Output matching weight (overrides the recipe).")
-@click.option("--teacher-on", type=click.Choice(["all", "degraded", "clean", "better"]),
+@click.option("--teacher-on", type=click.Choice(["all", "degraded", "clean", "better", "scored"]),
               help="Samples the teacher terms act on: all (default), only the degraded ones, or only the clean ones "
                    "(needs --degrade); the others train on the fusion loss alone. 'clean' with the starting weights "
                    "as the teacher keeps their clean-pair output while the student learns the degraded pairs. "
                    "'better': only the samples where the teacher's fusion loss is below the student's current one "
-                   "(a teacher-bounded gate).")
+                   "(a teacher-bounded gate); 'scored': only where the teacher's fused crop has the higher VIF + "
+                   "Qabf against the clean sources.")
 @click.option("--fixed-adapters", "fixed", is_flag=True,
               help="Keep the teacher->student adapters at their random init, as DTPF's code does.")
 def distill_cmd(fixed: bool, **kwargs: Any) -> None:

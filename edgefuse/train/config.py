@@ -88,7 +88,8 @@ class TrainConfig:
     # features as targets where it knows the degradation; clean samples keep the fusion loss alone),
     # or only the "clean" ones (with the starting weights as the teacher: keep what the model did on
     # clean pairs while it learns the degraded ones, "learning without forgetting"), or only where the
-    # teacher does "better": its fusion loss against the clean targets below the student's, per sample
+    # teacher does "better": its fusion loss against the clean targets below the student's, per sample, or
+    # has the higher VIF + Qabf against them ("scored")
     teacher_on: str = "all"
     # an anchor: frozen weights (usually the --init ones) whose output is an L1 target, with weight
     # w_anchor, on the clean samples of a degraded batch (all samples without --degrade): the model keeps

@@ -24,8 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgefuse.errors import ConfigError
+from edgefuse.metrics.registry import evaluate_rgb
 from edgefuse.train.distill_loss import DistillLoss
 from edgefuse.train.losses import fusion_loss, per_sample_fusion_loss
+from edgefuse.train.validate import u8_image
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,9 @@ logger = logging.getLogger(__name__)
 # an annotator run on the (degraded) crop, or one constant prompt for every sample (no prior)
 TEXT_SOURCES = ("oracle", "annotator", "constant")
 RECIPES = ("calibrated", "dtpf")
-TEACHER_ON = ("all", "degraded", "clean", "better")
+TEACHER_ON = ("all", "degraded", "clean", "better", "scored")
+# the metrics whose sum decides "scored": the two the robustness targets are stated in
+SCORED_METRICS = ("VIF", "Qabf")
 
 # the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
 # term's, measured on the first batches (see DistillObjective.calibrate)
@@ -52,6 +56,12 @@ def sample_rows(batch: Mapping[str, Any], n: int, clean: bool) -> Tensor:
     """Indices of the clean (``clean=True``) or the degraded samples of a batch; undegraded batches are all clean."""
     kinds = batch.get("degradation") or ["clean"] * n
     return torch.tensor([i for i, k in enumerate(kinds) if (k == "clean") == clean], dtype=torch.long)
+
+
+def _score(fused: Tensor, vis: Tensor, ir: Tensor) -> float:
+    """VIF + Qabf of one fused sample against its sources, on the 8-bit images the evaluation scores."""
+    m = evaluate_rgb(u8_image(fused), u8_image(ir), u8_image(vis), list(SCORED_METRICS))
+    return float(sum(m[k] for k in SCORED_METRICS))
 
 
 def inputs(batch: Mapping[str, Any], device: torch.device) -> tuple[Tensor, Tensor]:
@@ -179,7 +189,10 @@ class DistillObjective(Objective):
         efficient object detection models with knowledge distillation", NeurIPS 2017): a sample takes the
         teacher's output and features as targets only while the teacher's fusion loss against the clean
         targets is lower than the student's current one, so a teacher that is worse on some inputs (the
-        edge teacher on clean msrs) cannot pull the student down there.
+        edge teacher on clean msrs) cannot pull the student down there. ``scored`` is the same gate judged by
+        the evaluation metrics instead of the loss: VIF + Qabf of the teacher's and the student's fused crop
+        against the clean sources (the fusion loss and those metrics disagree: the fine-tuned edge teacher has
+        the lower fusion loss on most clean crops, yet lower VIF and Qabf on clean msrs).
         """
         on = self.trainer.cfg.teacher_on
         if on == "all":
@@ -190,6 +203,10 @@ class DistillObjective(Objective):
                 worse = per_sample_fusion_loss(fused_t, vis_t, ir_t, w) < per_sample_fusion_loss(
                     fused_s.detach(), vis_t, ir_t, w)
             return torch.nonzero(worse).flatten()
+        if on == "scored":
+            ahead = [_score(fused_t[i], vis_t[i], ir_t[i]) > _score(fused_s[i], vis_t[i], ir_t[i])
+                     for i in range(fused_s.shape[0])]
+            return torch.tensor([i for i, a in enumerate(ahead) if a], dtype=torch.long)
         return sample_rows(batch, fused_s.shape[0], clean=on == "clean")
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]

@@ -20,7 +20,8 @@ def quality_score(m: dict[str, float]) -> float:
     return (m["SSIM"] + m["VIF"] + m["SD"] / 45 + m["Qabf"] / 0.70 + m["EN"] / 6.75) / 5
 
 
-def _u8(t: torch.Tensor) -> np.ndarray:
+def u8_image(t: torch.Tensor) -> np.ndarray:
+    """One (C, H, W) tensor in [0, 1] as the uint8 image (HxWx3 or HxW) the metrics score."""
     arr = t.detach().float().cpu().numpy()
     return u8_from_float(arr.transpose(1, 2, 0) if arr.shape[0] == 3 else arr[0])
 
@@ -40,7 +41,7 @@ def validate(
         vis, ir = item["vis"][None].to(device), item["ir"][None].to(device)
         text = text_fn(item["events"]).to(device) if text_fn is not None else None
         fused = model(vis, ir, text) if text is not None else model(vis, ir)
-        rows.append(evaluate_rgb(_u8(fused[0]), _u8(item["ir"]), _u8(item["vis"]), list(metrics)))
+        rows.append(evaluate_rgb(u8_image(fused[0]), u8_image(item["ir"]), u8_image(item["vis"]), list(metrics)))
     if not rows:
         return {}
     means = {m: float(np.mean([r[m] for r in rows])) for m in metrics}

@@ -262,6 +262,41 @@ def test_teacher_on_better_distils_only_where_the_teacher_has_the_lower_fusion_l
     assert all(0.0 <= float(r["teacher_rows"]) <= 1.0 for r in rows if r.get("teacher_rows"))
 
 
+def test_teacher_on_scored_distils_only_where_the_teacher_scores_higher(tmp_path, data):
+    trainer = Trainer(_distill_cfg(tmp_path, data, name="scored", teacher_on="scored"))
+    obj, real = trainer.objective, trainer.teacher
+    batch = next(trainer._batches())
+    with torch.no_grad():  # a fusion of the clean sources: blurring it lowers VIF and Qabf against them
+        sharp = trainer.model(batch["vis_target"], batch["ir_target"])
+
+    def blur(x):
+        return torch.nn.functional.avg_pool2d(x, 7, 1, 3, count_include_pad=False)
+
+    class Fixed(torch.nn.Module):  # a network with a given output and the real networks' features
+        feature_channels = None
+
+        def __init__(self, net, out):
+            super().__init__()
+            self.net, self.out, self.feature_channels = net, out, net.feature_channels
+
+        def forward(self, v, i, text=None, return_features=False):
+            _, feats = self.net(v, i, text, return_features=True) if text is not None else self.net(
+                v, i, return_features=True)
+            return self.out, feats
+
+    # the student's output is a blurred fusion; the teacher is sharper on sample 1, blurrier still on sample 0
+    student = Fixed(trainer.model, blur(sharp))
+    teacher_out = sharp.clone()
+    teacher_out[0] = blur(blur(blur(sharp)))[0]
+    trainer.teacher = Fixed(real, teacher_out)
+    _, _, res, parts, _ = obj._raw_terms(student, batch)
+    assert parts["teacher_rows"].item() == pytest.approx(0.5)
+    torch.testing.assert_close(res, torch.nn.functional.l1_loss(blur(sharp)[1:], teacher_out[1:]))
+    trainer.teacher = Fixed(real, blur(blur(sharp)))  # blurrier everywhere: no teacher term
+    _, feat, res, parts, _ = obj._raw_terms(student, batch)
+    assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
+
+
 def test_anchor_holds_the_clean_samples_to_the_frozen_weights(tmp_path, data):
     torch.manual_seed(0)
     start = create_model("edge_nano", widths=(8, 8, 8))
