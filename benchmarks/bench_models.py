@@ -52,18 +52,21 @@ def torch_ms(model: torch.nn.Module, repeats: int, warmup: int) -> float:
         return _median_ms(lambda: model(*args), repeats, warmup)
 
 
-def ort_ms(model: torch.nn.Module, threads: int, repeats: int) -> float:
+def ort_ms(model: torch.nn.Module, threads: int, repeats: int,
+           args: tuple[torch.Tensor, ...] | None = None) -> float:
+    """Median ms of a static-shape FP32 export of ``model`` (a teacher's text embedding is an input too)."""
     import onnxruntime as ort
 
-    args = _inputs(model)
+    args = _inputs(model) if args is None else args
+    names = ["vis", "ir", "text"][: len(args)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.onnx"
-        torch.onnx.export(model, args, str(path), input_names=["vis", "ir"], output_names=["fused"],
+        torch.onnx.export(model, args, str(path), input_names=names, output_names=["fused"],
                           opset_version=17, dynamo=False)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        feeds = {"vis": args[0].numpy(), "ir": args[1].numpy()}
+        feeds = {n: a.numpy() for n, a in zip(names, args, strict=True)}
         return _median_ms(lambda: sess.run(None, feeds), repeats, warmup=3)
 
 

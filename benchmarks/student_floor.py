@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +27,9 @@ import torch
 from edgefuse.hostinfo import cpu_name
 from edgefuse.models import create_model
 from edgefuse.models.profile import count_flops, count_params
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_models import _inputs, _median_ms, ort_ms  # noqa: E402  (the inputs and timers of the model table)
 
 H, W = 480, 640
 STAGES = {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True}
@@ -41,40 +41,6 @@ VARIANTS = (  # (label, registered architecture, config)
     ("floor: widths 4/4/4, depths 1/1/1, no residual", "edge_nano",
      {"widths": (4, 4, 4), "depths": (1, 1, 1), "residual_channels": 0}),
 )
-
-
-def _inputs(model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
-    g = torch.Generator().manual_seed(0)
-    args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, H, W, generator=g), torch.rand(1, 1, H, W, generator=g))
-    if model.text_dim:
-        args += (torch.rand(1, model.text_dim, generator=g),)
-    return args
-
-
-def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def _ort_ms(model: torch.nn.Module, args: tuple[torch.Tensor, ...], threads: int, repeats: int) -> float:
-    import onnxruntime as ort
-
-    names = ["vis", "ir", "text"][: len(args)]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.onnx"
-        torch.onnx.export(model, args, str(path), input_names=names, output_names=["fused"], opset_version=17,
-                          dynamo=False)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        feeds = {n: a.numpy() for n, a in zip(names, args, strict=True)}
-        return _median_ms(lambda: sess.run(None, feeds), repeats)
 
 
 def main() -> None:
@@ -89,8 +55,8 @@ def main() -> None:
         model = create_model(arch, **config).eval()
         inputs = _inputs(model)
         with torch.no_grad():
-            t_ms = _median_ms(lambda m=model, a=inputs: m(*a), args.repeats)
-        o_ms = _ort_ms(model, inputs, args.threads, args.repeats)
+            t_ms = _median_ms(lambda m=model, a=inputs: m(*a), args.repeats, warmup=3)
+        o_ms = ort_ms(model, args.threads, args.repeats, inputs)
         row = {"variant": label, "architecture": arch, "config": config, "params": count_params(model),
                "gflops": round(count_flops(model, H, W), 3), "torch_ms": round(t_ms, 1),
                "ort_ms": round(o_ms, 1)}
