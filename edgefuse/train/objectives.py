@@ -200,9 +200,9 @@ class DistillObjective(Objective):
         if on == "better":
             w = self.trainer.default_weights
             with torch.no_grad():
-                worse = per_sample_fusion_loss(fused_t, vis_t, ir_t, w) < per_sample_fusion_loss(
+                teacher_lower = per_sample_fusion_loss(fused_t, vis_t, ir_t, w) < per_sample_fusion_loss(
                     fused_s.detach(), vis_t, ir_t, w)
-            return torch.nonzero(worse).flatten()
+            return torch.nonzero(teacher_lower).flatten()
         if on == "scored":
             ahead = [_score(fused_t[i], vis_t[i], ir_t[i]) > _score(fused_s[i], vis_t[i], ir_t[i])
                      for i in range(fused_s.shape[0])]
