@@ -244,8 +244,8 @@ def test_teacher_on_better_distils_only_where_the_teacher_has_the_lower_fusion_l
             return shifted, feats
 
     trainer.teacher = Stepped()
-    worse = per_sample_fusion_loss(shifted, vis_t, ir_t, trainer.default_weights) < per.detach()
-    assert worse.tolist() == [False] + [True] * (fused.shape[0] - 1)
+    teacher_lower = per_sample_fusion_loss(shifted, vis_t, ir_t, trainer.default_weights) < per.detach()
+    assert teacher_lower.tolist() == [False] + [True] * (fused.shape[0] - 1)
     _, feat, res, parts, _ = obj._raw_terms(model, batch)
     assert parts["teacher_rows"].item() == pytest.approx((fused.shape[0] - 1) / fused.shape[0])
     torch.testing.assert_close(res, torch.nn.functional.l1_loss(fused[1:].detach(), shifted[1:]))
