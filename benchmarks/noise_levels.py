@@ -3,10 +3,12 @@
 ``EdgeFuseNet(ir_denoise=True)`` (and ``vis_denoise``) shrinks the detail band of the IR (and of each
 visible channel) only when its noise estimate over the flat pixels
 (:meth:`edgefuse.models.edge.EdgeFuseNet.noise_levels`) is above a start level. This script measures
-that estimate on the clean training splits and prints the 95th percentile, which is where the start
-levels in ``edgefuse/models/edge.py`` come from: 95 % of the clean training images (and every image
-with less noise) pass unchanged. The same holds for the IR column-stripe level of ``ir_destripe``
-(the mean size of :meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`). With ``--suite DIR`` it
+that estimate on the clean training splits and prints the start levels in ``edgefuse/models/edge.py``:
+for the IR the 95th percentile (95 % of the clean training images, and every image with less noise,
+pass unchanged), for the visible channels the largest level of any clean training image (their levels
+have a long tail, and a grainy clean capture is what full-reference metrics score against). The IR
+column-stripe level of ``ir_destripe`` (the mean size of
+:meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`) starts at its 95th percentile. With ``--suite DIR`` it
 also prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
@@ -14,9 +16,12 @@ also prints the estimates of a degraded suite per type and severity, to see how 
     # plus the training-split suites that benchmarks/noise_factor.py builds, and all three IR-noise
     # severities (edgefuse degrade --data ../shared/data/msrs/train --out runs/stripe/msrs_train_suite
     #  --type ir_noise --severity 1,2,3 --seed 5, the same for roadscene/train):
+    # and all three low-light severities (edgefuse degrade --data ../shared/data/msrs/train --out
+    #  runs/lowlight/msrs_train_suite --type low_light --severity 1,2,3 --seed 5, the same for roadscene/train):
     python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \\
         --suite runs/noise_factor/roadscene_train_suite --suite runs/stripe/msrs_train_suite \\
-        --suite runs/stripe/roadscene_train_suite
+        --suite runs/stripe/roadscene_train_suite --suite runs/lowlight/msrs_train_suite \\
+        --suite runs/lowlight/roadscene_train_suite
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
@@ -73,7 +78,7 @@ def main() -> None:
         rows += list(levels(net, root).values())
     clean = np.array(rows)
     ir95 = float(np.percentile(clean[:, 0], 95))
-    vis95 = float(np.percentile(clean[:, 1:4], 95))
+    vis_max = float(clean[:, 1:4].max())
     stripe95 = float(np.percentile(clean[:, 4], 95))
     lines = [
         "# Noise (flat pixels) and IR stripe estimates of clean training images (grey levels / 255)",
@@ -87,8 +92,9 @@ def main() -> None:
     for i, name in enumerate(CHANNELS):
         c = clean[:, i]
         lines.append(f"| {name} | {np.median(c):.4f} | {np.percentile(c, 95):.4f} | {c.max():.4f} |")
-    lines += ["", f"Start levels: IR {ir95:.4f}, visible channels (pooled) {vis95:.4f}, IR stripes {stripe95:.4f}; "
-              "full strength at twice that."]
+    lines += ["", f"Start levels: IR {ir95:.4f} (95th percentile), visible channels {vis_max:.4f} (the largest of any "
+              f"clean image, pooled over R, G, B), IR stripes {stripe95:.4f} (95th percentile); full strength at "
+              "twice that."]
     for suite in args.suite:
         manifest = read_manifest(Path(suite))
         est = levels(net, Path(suite))

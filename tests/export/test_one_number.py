@@ -65,11 +65,12 @@ def test_int8_search_score_is_sidecar_parity(shipped_int8):
 
 
 def test_sidecars_record_the_cards_constructor_options(shipped_int8):
-    """The default's card turns on the black-level clamp, IR denoising and destriping; every sidecar says so."""
+    """The default's card turns on the black-level clamp, IR denoising and destriping, visible denoising; sidecars say so."""
     import onnx
 
     report, sidecars = shipped_int8
     for precision, doc in sidecars.items():
-        assert doc["model"]["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True}, precision
+        assert doc["model"]["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True,
+                                          "vis_denoise": True}, precision
     ops = {n.op_type for n in onnx.load(str(report.artefacts["fp32"])).graph.node}
     assert {"ReduceMin", "ReduceMax", "Less"} <= ops

@@ -74,7 +74,8 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
-    assert card["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True} and model.ir_black_level
+    assert card["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True,
+                              "vis_denoise": True} and model.ir_black_level
     assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
@@ -96,7 +97,6 @@ def test_default_shrinks_ir_noise_and_leaves_the_clean_pair_alone():
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
     model, plain = _default_and_without("ir_denoise")
-    assert not model.vis_denoise
     run = _fuse_eager
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     vis, noisy, _ = degrade_pair(pair.vis, pair.ir, "ir_noise", 2, pair_rng(0, pair.name, "t", 2))
@@ -123,3 +123,15 @@ def test_default_removes_ir_column_stripes_and_leaves_the_clean_pairs_alone():
 
     on, off = column_steps(run(model, pair.vis, striped)), column_steps(run(plain, pair.vis, striped))
     assert on < 0.4 * off, (on, off)
+
+
+def test_default_shrinks_low_light_visible_noise_and_leaves_the_clean_pairs_alone():
+    """The default's card turns on visible denoising: a dark, noisy visible fuses better, clean pairs as without it."""
+    from edgefuse.data.degrade import degrade_pair, pair_rng
+
+    model, plain = _default_and_without("vis_denoise")
+    pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
+    dark, ir, _ = degrade_pair(pair.vis, pair.ir, "low_light", 2, pair_rng(0, pair.name, "t", 2))
+    on = evaluate_rgb(_fuse_eager(model, dark, ir), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
+    off = evaluate_rgb(_fuse_eager(plain, dark, ir), pair.ir, pair.vis, ["VIF", "Qabf"])
+    assert on["VIF"] > off["VIF"] + 0.01 and on["Qabf"] > off["Qabf"], (on, off)
