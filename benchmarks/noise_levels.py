@@ -8,7 +8,9 @@ for the IR the 95th percentile (95 % of the clean training images, and every ima
 pass unchanged), for the visible channels the largest level of any clean training image (their levels
 have a long tail, and a grainy clean capture is what full-reference metrics score against). The IR
 column-stripe level of ``ir_destripe`` (the mean size of
-:meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`) starts at its 95th percentile. With ``--suite DIR`` it
+:meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`) starts at its 95th percentile. The share of
+visible pixels clipped at white (luminance at 254/255 or above), where ``vis_exposure`` starts, starts above
+the largest of any clean training image. With ``--suite DIR`` it
 also prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
@@ -17,11 +19,13 @@ also prints the estimates of a degraded suite per type and severity, to see how 
     # severities (edgefuse degrade --data ../shared/data/msrs/train --out runs/stripe/msrs_train_suite
     #  --type ir_noise --severity 1,2,3 --seed 5, the same for roadscene/train):
     # and all three low-light severities (edgefuse degrade --data ../shared/data/msrs/train --out
-    #  runs/lowlight/msrs_train_suite --type low_light --severity 1,2,3 --seed 5, the same for roadscene/train):
+    #  runs/lowlight/msrs_train_suite --type low_light --severity 1,2,3 --seed 5, the same for roadscene/train)
+    # and all three over-exposure severities (the same with --type over_exposure, runs/exposure/...):
     python benchmarks/noise_levels.py --suite runs/noise_factor/msrs_train_suite \\
         --suite runs/noise_factor/roadscene_train_suite --suite runs/stripe/msrs_train_suite \\
         --suite runs/stripe/roadscene_train_suite --suite runs/lowlight/msrs_train_suite \\
-        --suite runs/lowlight/roadscene_train_suite
+        --suite runs/lowlight/roadscene_train_suite --suite runs/exposure/msrs_train_suite \\
+        --suite runs/exposure/roadscene_train_suite
 
 Test splits are not used: the start levels must not be chosen on the data they are scored on.
 """
@@ -40,16 +44,16 @@ import torch
 
 from edgefuse.data.pairs import find_pairs, load_pair
 from edgefuse.data.suite import read_manifest
-from edgefuse.models.edge import EdgeFuseNet
+from edgefuse.models.edge import _CLIP_FROM, _CLIP_LEVEL, EdgeFuseNet
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
-CHANNELS = ("IR", "R", "G", "B", "IR stripes")
+CHANNELS = ("IR", "R", "G", "B", "IR stripes", "visible clipped share")
 
 
 def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
-    """Flat-pixel noise estimate (IR, R, G, B) and IR stripe level of every pair under ``root``, by pair name."""
+    """Flat-pixel noise estimate (IR, R, G, B), IR stripe level and clipped share of every pair under ``root``."""
     out = {}
     for pair in find_pairs(root):
         p = load_pair(pair)
@@ -58,7 +62,8 @@ def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
         with torch.no_grad():
             flat, _ = net.noise_levels(torch.cat([ir, vis], dim=1))
             stripes = net.stripe_profile(ir).abs().mean()
-        out[pair.name] = np.append(flat.flatten().numpy(), stripes.numpy())
+            clipped = (net._luminance(vis) >= _CLIP_LEVEL).float().mean()
+        out[pair.name] = np.append(flat.flatten().numpy(), [stripes.numpy(), clipped.numpy()])
     return out
 
 
@@ -80,8 +85,12 @@ def main() -> None:
     ir95 = float(np.percentile(clean[:, 0], 95))
     vis_max = float(clean[:, 1:4].max())
     stripe95 = float(np.percentile(clean[:, 4], 95))
+    clip_max = float(clean[:, 5].max())
     lines = [
-        "# Noise (flat pixels) and IR stripe estimates of clean training images (grey levels / 255)",
+        "# Noise (flat pixels), IR stripe and visible clipping estimates of clean training images",
+        "",
+        "Noise and stripes in grey levels / 255; the clipped share is the share of visible pixels whose BT.601 "
+        "luminance is at 254/255 or above.",
         "",
         f"`python benchmarks/noise_levels.py{''.join(' ' + a for a in sys.argv[1:])}` ({date.today().isoformat()}); "
         f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in train)}.",
@@ -94,7 +103,8 @@ def main() -> None:
         lines.append(f"| {name} | {np.median(c):.4f} | {np.percentile(c, 95):.4f} | {c.max():.4f} |")
     lines += ["", f"Start levels: IR {ir95:.4f} (95th percentile), visible channels {vis_max:.4f} (the largest of any "
               f"clean image, pooled over R, G, B), IR stripes {stripe95:.4f} (95th percentile); full strength at "
-              "twice that."]
+              f"twice that. Visible clipped share: the largest of any clean image is {clip_max:.4f}; `vis_exposure` "
+              f"starts above it ({_CLIP_FROM}) and is complete at twice that."]
     for suite in args.suite:
         manifest = read_manifest(Path(suite))
         est = levels(net, Path(suite))
@@ -102,13 +112,16 @@ def main() -> None:
         for entry in manifest["pairs"]:
             groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
         shown = os.path.relpath(Path(suite).resolve(), ROOT)
-        lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, the largest visible channel, IR stripes)",
-                  "", "| type | severity | IR p5 | visible p5 | IR stripes p5 |", "|---|---:|---:|---:|---:|"]
+        lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, the largest visible channel, IR stripes), "
+                  f"median clipped share and the share of pairs above the over-exposure start ({_CLIP_FROM})",
+                  "", f"| type | severity | IR p5 | visible p5 | IR stripes p5 | clipped p50 | pairs above {_CLIP_FROM} |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for (typ, sev), vals in sorted(groups.items()):
             a = np.array(vals)
             ir5, vis5 = np.percentile(a[:, 0], 5), np.percentile(a[:, 1:4].max(axis=1), 5)
             st5 = np.percentile(a[:, 4], 5)
-            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} | {st5:.4f} |")
+            clip50, above = np.median(a[:, 5]), (a[:, 5] > _CLIP_FROM).mean()
+            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} | {st5:.4f} | {clip50:.4f} | {above:.0%} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

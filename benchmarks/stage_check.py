@@ -11,6 +11,7 @@ nothing here reads a test split.
 
     python benchmarks/stage_check.py --stage destripe      # writes benchmarks/results/destripe_train.md
     python benchmarks/stage_check.py --stage vis_denoise   # writes benchmarks/results/vis_denoise_train.md
+    python benchmarks/stage_check.py --stage vis_exposure  # writes benchmarks/results/vis_exposure_train.md
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ STAGES = {
     "vis_denoise": ("low_light", "edge_nano_ivf_destripe", "visible denoising", "vis_denoise_train.md",
                     ("from_p95", "edge_nano_ivf_vis_denoise",
                      "visible denoising from the 95th percentile of the clean training images")),
+    "vis_exposure": ("over_exposure", "edge_nano_ivf_visden", "the over-exposure stage", "vis_exposure_train.md",
+                     None),
 }
+# stages whose page also compares the default with the classical baselines on the same pairs
+WITH_BASELINES = {"vis_exposure"}
+BASELINES = {"max": "pixel-wise maximum of IR and visible luminance",
+             "laplacian": "Laplacian pyramid, max-magnitude details, averaged base"}
 
 
 def _run(cmd: list[str], out: Path) -> str:
@@ -94,6 +101,9 @@ def main() -> None:
     if extra:
         entries += ["-m", f"{extra[0]}={WEIGHTS / extra[1]}.safetensors"]
         others.append(extra[0])
+    if args.stage in WITH_BASELINES:
+        entries += ["-m", "max", "-m", "laplacian"]
+        others += ["max", "laplacian"]
     commands, lines = [], []
     for name, clean in SPLITS.items():
         tag = name.replace("/", "_")
@@ -111,7 +121,8 @@ def main() -> None:
                 for pair in sorted(score, key=lambda p: severity[p]):
                     groups[f"severity {severity[pair]}"].append(pair)
             for other in others:
-                what = f"without {lacks}" if other == "without" else extra[2]  # type: ignore[index]
+                what = (f"without {lacks}" if other == "without" else BASELINES.get(other)
+                        or extra[2])  # type: ignore[index]
                 lines += _table(score, groups, other,
                                 f"{name}, {label}: mean of the default / `{other}` ({what}); paired difference "
                                 "(default minus it) with its 95 % t interval over pairs")

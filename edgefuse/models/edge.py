@@ -64,6 +64,12 @@ _ENERGY_FLOOR = 2.0**-14  # smallest local detail energy the Wiener gain divides
 # roadscene/train IR, 0.0026 (max 0.0051; severity-1 ir_noise stripes give 0.0064 and more), and is
 # complete at twice that (python benchmarks/noise_levels.py)
 _STRIPE_WIDTH, _STRIPE_CLIP, _STRIPE_FROM = 9, 3.0, 0.0026
+# over-exposure: the share of visible luminance pixels at 254/255 or above where the stage starts (complete
+# at twice that); every clean msrs/train + roadscene/train image is below it (max 0.0559, 95th percentile
+# 0.0083; python benchmarks/noise_levels.py). Per pixel, the visible base is replaced by the IR's in
+# proportion to one minus Mertens' well-exposedness exp(-(Y - 0.5)^2 / (2 sigma^2)), sigma = 0.2 (Mertens,
+# Kautz & Van Reeth, "Exposure Fusion", Pacific Graphics 2007), taken on the bright side only
+_CLIP_LEVEL, _CLIP_FROM, _EXPOSURE_SIGMA = 254.0 / 255.0, 0.06, 0.2
 
 
 class DWBlock(nn.Module):
@@ -151,6 +157,18 @@ class EdgeFuseNet(FusionModel):
             so the denoising's estimate is blind to stripes and its Wiener gain leaves them. ONNX: a
             1x9 AveragePool, row ReduceMean/ReduceSum and element-wise ops.
         stripe_start: The start level of the destriping, for other sensors.
+        vis_exposure: Hand over-exposed visible regions to the IR (no parameters). Once the share of
+            visible pixels clipped at white (luminance at 254/255 or above) passes ``clip_start`` (above
+            every clean training image; the strength ramps to 1 at twice it), the blend weight and the
+            IR detail gain move towards the IR's (``w -> 1``, ``a -> 1``) by ``1 - exp(-max(B(Y) - 0.5,
+            0)^2 / 0.08)``: one minus the well-exposedness of exposure fusion (Mertens et al. 2007) on the
+            visible base, on its bright side. A text-free student cannot be told "the visible is
+            over-exposed"; trained on clean pairs, it reads a bright visible as the informative source
+            and drops the IR (on the training splits' over-exposure suites its mean blend weight falls
+            from 0.27 to 0.03 on msrs and 0.65 to 0.32 on roadscene). ONNX: a Less, a
+            ReduceMean and element-wise ops on the luminance base. Frames above the tiling limit get the
+            share of each tile.
+        clip_start: The share of clipped pixels where ``vis_exposure`` starts, for other cameras.
     """
 
     size_multiple = 1
@@ -171,6 +189,8 @@ class EdgeFuseNet(FusionModel):
         noise_start: Sequence[float] | None = None,
         ir_destripe: bool = False,
         stripe_start: float = _STRIPE_FROM,
+        vis_exposure: bool = False,
+        clip_start: float = _CLIP_FROM,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -220,6 +240,10 @@ class EdgeFuseNet(FusionModel):
         if isinstance(stripe_start, bool) or not isinstance(stripe_start, (int, float)) or not stripe_start > 0:
             raise ConfigError(f"stripe_start takes a positive level, got {stripe_start!r}")
         self.stripe_start = float(stripe_start)
+        self.vis_exposure = vis_exposure
+        if isinstance(clip_start, bool) or not isinstance(clip_start, (int, float)) or not 0 < clip_start < 0.5:
+            raise ConfigError(f"clip_start takes a share of pixels in (0, 0.5), got {clip_start!r}")
+        self.clip_start = float(clip_start)
         self.guides = None
         if text_dim is not None:
             if not residual_channels:
@@ -356,6 +380,17 @@ class EdgeFuseNet(FusionModel):
         strength = ((level - self.stripe_start) / self.stripe_start).clamp(0.0, 1.0)
         return (ir - strength * profile).clamp(0.0, 1.0)
 
+    def overexposure(self, y: torch.Tensor, base_y: torch.Tensor) -> torch.Tensor:
+        """How far (N,1,H,W) in [0, 1] ``vis_exposure`` moves the blend towards the IR at each pixel.
+
+        ``s (1 - exp(-max(base_y - 0.5, 0)^2 / (2 * 0.2^2)))``, with the strength ``s`` ramping from 0 to 1
+        as the share of ``y`` at 254/255 or above goes from ``clip_start`` to twice it; 0 on frames below.
+        """
+        clipped = torch.where(y < _CLIP_LEVEL, 0.0, 1.0).mean(dim=(2, 3), keepdim=True)  # Less, as the other stages
+        strength = ((clipped - self.clip_start) / self.clip_start).clamp(0.0, 1.0)
+        bright = (base_y - 0.5).clamp_min(0.0)
+        return strength * (1.0 - torch.exp(bright * bright * (-0.5 / _EXPOSURE_SIGMA**2)))
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -403,6 +438,9 @@ class EdgeFuseNet(FusionModel):
         src = torch.cat([ir, y], dim=1)
         base = self._lowpass(F.pad(src, (2, 2, 2, 2), mode="replicate"))
         detail = src - base
+        if self.vis_exposure:
+            over = self.overexposure(y, base[:, 1:2])
+            w, a = w + (1.0 - w) * over, a + (1.0 - a) * over
         fused_y = w * base[:, 0:1] + (1.0 - w) * base[:, 1:2] + a * detail[:, 0:1] + b * detail[:, 1:2]
         full = None
         if self.residual is not None:

@@ -349,3 +349,73 @@ def test_edge_nano_destripe_onnx_matches_torch(tmp_path):
             assert np.abs(ref - plain(v, i).numpy()).max() > 0.01  # the destriping changed the result
         got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
         assert np.abs(got - ref).max() <= 1e-4
+
+
+def _overexposed(scene: torch.Tensor, gain: float, offset: float) -> torch.Tensor:
+    """The visible of ``scene`` (N,1,H,W) with an exposure gain and offset, clipped at white."""
+    return (scene * gain + offset).clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def test_exposure_stage_hands_clipped_frames_to_the_ir_and_leaves_others_alone():
+    nano = create_model("edge_nano").eval()
+    ex = create_model("edge_nano", vis_exposure=True).eval()
+    assert ex.load_state_dict(nano.state_dict()).missing_keys == []  # no new parameters
+    for p in nano.head.parameters():  # a head that prefers the visible everywhere (w near 0, a near 0)
+        torch.nn.init.constant_(p, 0.0)
+    torch.nn.init.constant_(nano.head.bias, -4.0)
+    ex.load_state_dict(nano.state_dict())
+    scene = _smooth_scene()
+    ir = (1.0 - scene).contiguous()
+    vis = scene.expand(1, 3, -1, -1).contiguous()
+    with torch.no_grad():
+        assert float((vis >= 254 / 255).float().mean()) < 0.06
+        assert torch.equal(ex(vis, ir), nano(vis, ir))  # few clipped pixels: unchanged
+        y = ex._luminance(vis)
+        assert float(ex.overexposure(y, y).max()) == 0.0
+        bright = _overexposed(scene, 2.0, 0.1)  # much of the frame clipped at white, the darkest part below mid grey
+        share = float((bright[:, :1] >= 254 / 255).float().mean())
+        assert share > 0.12  # above twice the start: full strength
+        over = ex.overexposure(ex._luminance(bright), ex._luminance(bright))
+        # 0 at or below mid grey, 1 - exp(-0.5^2 / 0.08) = 0.956 at white
+        torch.testing.assert_close(over.amax(), torch.tensor(1 - np.exp(-0.25 / 0.08), dtype=torch.float32))
+        dark = ex._luminance(bright) <= 0.5
+        assert bool(dark.any()) and float(over[dark].abs().max()) == 0.0
+        out, plain = ex(bright, ir), nano(bright, ir)
+        white = ex._luminance(bright) >= 254 / 255
+        # where the visible is white, the output follows the IR instead of staying white
+        err_ex = (out.mean(dim=1, keepdim=True) - ir)[white].abs().mean()
+        err_plain = (plain.mean(dim=1, keepdim=True) - ir)[white].abs().mean()
+        assert float(err_ex) < 0.25 * float(err_plain)
+        # the strength ramps from the start to twice it: with a start at 0.4 the same frame gets (share - 0.4) / 0.4
+        late = create_model("edge_nano", vis_exposure=True, clip_start=0.4).eval()
+        y = ex._luminance(bright)
+        assert 0.4 < share < 0.8
+        torch.testing.assert_close(late.overexposure(y, y), (share - 0.4) / 0.4 * over)
+        half = _overexposed(scene, 1.5, 0.0)  # 2.4 % of the pixels clipped, below the default start
+        assert 0 < float((ex._luminance(half) >= 254 / 255).float().mean()) < 0.06
+        assert torch.equal(ex(half, ir), nano(half, ir))
+    for bad in (0.0, 0.5, -0.1, "0.06", True):
+        with pytest.raises(ConfigError, match="clip_start takes a share of pixels"):
+            create_model("edge_nano", vis_exposure=True, clip_start=bad)
+
+
+def test_edge_nano_exposure_onnx_matches_torch(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = create_model("edge_nano", vis_exposure=True).eval()
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    path = tmp_path / "ex.onnx"
+    vis, ir = _pair(48, 64)
+    _export_dynamic(model, (vis, ir), path)
+    assert "Less" in {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    plain = create_model("edge_nano").eval()
+    plain.load_state_dict(model.state_dict())
+    for h, w in ((48, 64), (30, 50)):
+        scene = torch.nn.functional.interpolate(_smooth_scene(), size=(h, w), mode="bilinear")
+        v, i = _overexposed(scene, 2.0, 0.1), (1.0 - scene).contiguous()  # clipped: the stage is on
+        with torch.no_grad():
+            ref = model(v, i).numpy()
+            assert np.abs(ref - plain(v, i).numpy()).max() > 0.05  # the stage changed the result
+        got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
+        assert np.abs(got - ref).max() <= 1e-4

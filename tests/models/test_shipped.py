@@ -75,7 +75,7 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert card["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True,
-                              "vis_denoise": True} and model.ir_black_level
+                              "vis_denoise": True, "vis_exposure": True} and model.ir_black_level
     assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
@@ -135,3 +135,18 @@ def test_default_shrinks_low_light_visible_noise_and_leaves_the_clean_pairs_alon
     on = evaluate_rgb(_fuse_eager(model, dark, ir), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
     off = evaluate_rgb(_fuse_eager(plain, dark, ir), pair.ir, pair.vis, ["VIF", "Qabf"])
     assert on["VIF"] > off["VIF"] + 0.01 and on["Qabf"] > off["Qabf"], (on, off)
+
+
+def test_default_hands_an_over_exposed_visible_to_the_ir_and_leaves_the_clean_pairs_alone():
+    """The default's card turns on the over-exposure stage: a clipped visible fuses better, clean pairs as without it."""
+    import numpy as np
+
+    from edgefuse.data.degrade import degrade_pair, pair_rng
+
+    model, plain = _default_and_without("vis_exposure")
+    pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "FLIR_00211"))
+    bright, ir, _ = degrade_pair(pair.vis, pair.ir, "over_exposure", 2, pair_rng(0, pair.name, "t", 2))
+    assert (bright.astype(np.float64) @ [0.299, 0.587, 0.114] >= 254).mean() > 0.12  # full strength
+    on = evaluate_rgb(_fuse_eager(model, bright, ir), pair.ir, pair.vis, ["VIF", "Qabf"])  # against the clean pair
+    off = evaluate_rgb(_fuse_eager(plain, bright, ir), pair.ir, pair.vis, ["VIF", "Qabf"])
+    assert on["VIF"] > off["VIF"] + 0.1 and on["Qabf"] > off["Qabf"] + 0.05, (on, off)
