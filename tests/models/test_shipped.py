@@ -54,15 +54,24 @@ def _fuse_eager(net, vis, ir):
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
 
 def _default_and_without(stage: str):
-    """The shipped IVF default and the same model with the input ``stage`` off; the bundled pairs fuse alike."""
-    import numpy as np
+    """The shipped IVF default and the same model with the input ``stage`` off; the bundled pairs fuse alike.
+
+    Alike up to float summation order: with the stage off, the remaining stages run as other ops (the visible
+    denoising alone instead of with the IR), which moves the float output by about 1e-7 with one thread and may
+    round a single pixel the other way; a stage that acted would move it by a grey level or more.
+    """
+    import torch
 
     model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert getattr(model, stage)
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     setattr(plain, stage, False)
     for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):  # clean pairs: the stage stays off
-        assert np.array_equal(_fuse_eager(model, pair.vis, pair.ir), _fuse_eager(plain, pair.vis, pair.ir)), pair.name
+        v = torch.from_numpy(pair.vis).permute(2, 0, 1)[None].float() / 255
+        i = torch.from_numpy(pair.ir)[None, None].float() / 255
+        with torch.no_grad():
+            gap = float((model(v, i) - plain(v, i)).abs().max())
+        assert gap < 1e-5, (pair.name, gap)
     return model, plain
 
 
