@@ -8,9 +8,10 @@ for the IR the 95th percentile (95 % of the clean training images, and every ima
 pass unchanged), for the visible channels the largest level of any clean training image (their levels
 have a long tail, and a grainy clean capture is what full-reference metrics score against). The IR
 column-stripe level of ``ir_destripe`` (the mean size of
-:meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`) starts at its 95th percentile. The share of
-visible pixels clipped at white (luminance at 254/255 or above), where ``vis_exposure`` starts, starts above
-the largest of any clean training image. With ``--suite DIR`` it
+:meth:`~edgefuse.models.edge.EdgeFuseNet.stripe_profile`) starts at its 95th percentile. It also reports
+the share of visible pixels clipped at white (luminance at 254/255 or above) and the share of pixels that
+``vis_exposure`` hands to the IR (inside white regions, :meth:`~edgefuse.models.edge.EdgeFuseNet.overexposure`
+above 0). With ``--suite DIR`` it
 also prints the estimates of a degraded suite per type and severity, to see how far apart the two are.
 
     python benchmarks/noise_levels.py                         # writes benchmarks/results/noise_levels.md
@@ -44,16 +45,16 @@ import torch
 
 from edgefuse.data.pairs import find_pairs, load_pair
 from edgefuse.data.suite import read_manifest
-from edgefuse.models.edge import _CLIP_FROM, _CLIP_LEVEL, EdgeFuseNet
+from edgefuse.models.edge import _CLIP_LEVEL, EdgeFuseNet
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
-CHANNELS = ("IR", "R", "G", "B", "IR stripes", "visible clipped share")
+CHANNELS = ("IR", "R", "G", "B", "IR stripes", "visible clipped share", "share handed to the IR")
 
 
 def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
-    """Flat-pixel noise estimate (IR, R, G, B), IR stripe level and clipped share of every pair under ``root``."""
+    """Flat-pixel noise estimate (IR, R, G, B), IR stripe level, clipped and handed-over share of every pair."""
     out = {}
     for pair in find_pairs(root):
         p = load_pair(pair)
@@ -62,8 +63,10 @@ def levels(net: EdgeFuseNet, root: Path) -> dict[str, np.ndarray]:
         with torch.no_grad():
             flat, _ = net.noise_levels(torch.cat([ir, vis], dim=1))
             stripes = net.stripe_profile(ir).abs().mean()
-            clipped = (net._luminance(vis) >= _CLIP_LEVEL).float().mean()
-        out[pair.name] = np.append(flat.flatten().numpy(), [stripes.numpy(), clipped.numpy()])
+            y = net._luminance(vis)
+            clipped = (y >= _CLIP_LEVEL).float().mean()
+            handed = (net.overexposure(y) > 0).float().mean()
+        out[pair.name] = np.append(flat.flatten().numpy(), [stripes.numpy(), clipped.numpy(), handed.numpy()])
     return out
 
 
@@ -74,7 +77,7 @@ def main() -> None:
     ap.add_argument("--suite", action="append", default=[], help="a degraded suite folder (repeatable)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise_levels.md"))
     args = ap.parse_args()
-    net = EdgeFuseNet(ir_denoise=True, vis_denoise=True, ir_destripe=True).eval()
+    net = EdgeFuseNet(ir_denoise=True, vis_denoise=True, ir_destripe=True, vis_exposure=True).eval()
     train = [Path(d) for d in args.data] or TRAIN
     if any(p.name == "test" for p in train):
         raise SystemExit("noise_levels.py: pass training splits; start levels must not come from a test split")
@@ -85,12 +88,13 @@ def main() -> None:
     ir95 = float(np.percentile(clean[:, 0], 95))
     vis_max = float(clean[:, 1:4].max())
     stripe95 = float(np.percentile(clean[:, 4], 95))
-    clip_max = float(clean[:, 5].max())
+    clip_max, hand_max = float(clean[:, 5].max()), float(clean[:, 6].max())
     lines = [
         "# Noise (flat pixels), IR stripe and visible clipping estimates of clean training images",
         "",
         "Noise and stripes in grey levels / 255; the clipped share is the share of visible pixels whose BT.601 "
-        "luminance is at 254/255 or above.",
+        "luminance is at 254/255 or above; the share handed to the IR is that of the pixels where `vis_exposure` "
+        "acts (more than half of the 31x31 window around them clipped).",
         "",
         f"`python benchmarks/noise_levels.py{''.join(' ' + a for a in sys.argv[1:])}` ({date.today().isoformat()}); "
         f"{len(clean)} clean pairs of {', '.join(r.parent.name + '/' + r.name for r in train)}.",
@@ -103,8 +107,8 @@ def main() -> None:
         lines.append(f"| {name} | {np.median(c):.4f} | {np.percentile(c, 95):.4f} | {c.max():.4f} |")
     lines += ["", f"Start levels: IR {ir95:.4f} (95th percentile), visible channels {vis_max:.4f} (the largest of any "
               f"clean image, pooled over R, G, B), IR stripes {stripe95:.4f} (95th percentile); full strength at "
-              f"twice that. Visible clipped share: the largest of any clean image is {clip_max:.4f}; `vis_exposure` "
-              f"starts above it ({_CLIP_FROM}) and is complete at twice that."]
+              f"twice that. Visible clipped share: at most {clip_max:.4f} of any clean image; `vis_exposure` hands at most "
+              f"{hand_max:.4f} of a clean image to the IR."]
     for suite in args.suite:
         manifest = read_manifest(Path(suite))
         est = levels(net, Path(suite))
@@ -113,15 +117,15 @@ def main() -> None:
             groups[(entry["type"], int(entry["severity"]))].append(est[entry["name"]])
         shown = os.path.relpath(Path(suite).resolve(), ROOT)
         lines += ["", f"Suite `{shown}`: 5th percentile per type and severity (IR, the largest visible channel, IR stripes), "
-                  f"median clipped share and the share of pairs above the over-exposure start ({_CLIP_FROM})",
-                  "", f"| type | severity | IR p5 | visible p5 | IR stripes p5 | clipped p50 | pairs above {_CLIP_FROM} |",
+                  f"median clipped share and median share handed to the IR",
+                  "", "| type | severity | IR p5 | visible p5 | IR stripes p5 | clipped p50 | handed to the IR p50 |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for (typ, sev), vals in sorted(groups.items()):
             a = np.array(vals)
             ir5, vis5 = np.percentile(a[:, 0], 5), np.percentile(a[:, 1:4].max(axis=1), 5)
             st5 = np.percentile(a[:, 4], 5)
-            clip50, above = np.median(a[:, 5]), (a[:, 5] > _CLIP_FROM).mean()
-            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} | {st5:.4f} | {clip50:.4f} | {above:.0%} |")
+            clip50, hand50 = np.median(a[:, 5]), np.median(a[:, 6])
+            lines.append(f"| {typ} | {sev} | {ir5:.4f} | {vis5:.4f} | {st5:.4f} | {clip50:.4f} | {hand50:.4f} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

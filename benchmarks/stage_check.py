@@ -2,11 +2,11 @@
 
 The shipped ``edge_nano_ivf`` runs with parameter-free input stages (``edgefuse/models/edge.py``). For a
 stage, this script builds the suite of the degradation it is for (severities 1-3, seed 5) from msrs/train
-and roadscene/train, scores the default and the same weights without the stage (a card kept in
-``benchmarks/results/weights``) against the clean training pairs with ``edgefuse eval --reference``, and
-reports the paired difference per pair (mean and 95 % t interval), over all pairs and per severity. It
-also scores both on the clean training pairs, where a stage that starts above every clean training image
-changes nothing. The start levels come from the clean training images (``benchmarks/noise_levels.py``);
+and roadscene/train (for the over-exposure stage also from the m3svd/stream frames, another camera),
+scores the default and the same weights without the stage (a card kept in ``benchmarks/results/weights``)
+against the clean pairs with ``edgefuse eval --reference``, and reports the paired difference per pair
+(mean and 95 % t interval), over all pairs and per severity. It also scores both on the clean pairs, where
+a stage that starts above every clean training image changes nothing. The start levels come from the clean training images (``benchmarks/noise_levels.py``);
 nothing here reads a test split.
 
     python benchmarks/stage_check.py --stage destripe      # writes benchmarks/results/destripe_train.md
@@ -44,6 +44,10 @@ STAGES = {
 }
 # stages whose page also compares the default with the classical baselines on the same pairs
 WITH_BASELINES = {"vis_exposure"}
+# stages also checked on another camera: the m3svd/stream frames (train-usable, never a test split), whose
+# clean frames and over-exposure suite caught a frame-level over-exposure trigger that the two training
+# splits had passed
+MORE_SPLITS = {"vis_exposure": {"m3svd/stream": DATA / "m3svd" / "stream"}}
 BASELINES = {"max": "pixel-wise maximum of IR and visible luminance",
              "laplacian": "Laplacian pyramid, max-magnitude details, averaged base"}
 
@@ -105,7 +109,8 @@ def main() -> None:
         entries += ["-m", "max", "-m", "laplacian"]
         others += ["max", "laplacian"]
     commands, lines = [], []
-    for name, clean in SPLITS.items():
+    splits = {**SPLITS, **MORE_SPLITS.get(args.stage, {})}
+    for name, clean in splits.items():
         tag = name.replace("/", "_")
         suite = out / f"{tag}_{kind}"
         commands.append(_run(["edgefuse", "-q", "degrade", "--data", str(clean), "--out", str(suite),
@@ -126,7 +131,8 @@ def main() -> None:
                 lines += _table(score, groups, other,
                                 f"{name}, {label}: mean of the default / `{other}` ({what}); paired difference "
                                 "(default minus it) with its 95 % t interval over pairs")
-    head = [f"# {lacks[0].upper() + lacks[1:]} on {kind} suites of the training splits", "",
+    where = "the training splits" + (" and " + ", ".join(MORE_SPLITS[args.stage]) if args.stage in MORE_SPLITS else "")
+    head = [f"# {lacks[0].upper() + lacks[1:]} on {kind} suites of {where}", "",
             f"`python benchmarks/stage_check.py --stage {args.stage}` ({date.today().isoformat()}), which runs:", ""]
     text = "\n".join(head + [f"    {c}" for c in commands] + lines) + "\n"
     results.write_text(text)
