@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The degradation suites of the test splits (severity 2, seed 0), fused by the shipped defaults, earlier
 # defaults kept in benchmarks/results/weights ("before"), pixel-max and the Laplacian pyramid, scored against
-# the clean sources. IVF: before = the previous default without the over-exposure stage (edge_nano_ivf_visden),
-# ir_stages = the default before that, without the visible stages (edge_nano_ivf_destripe), and clamp = the
-# clamp-only default of 2026-12-02 (edge_nano_ivf_clamp).
+# the clean sources. IVF: before = the default before visible denoising (edge_nano_ivf_destripe), exposure =
+# the opt-in over-exposure card (edge_nano_ivf_exposure), clamp = the clamp-only default of 2026-12-02
+# (edge_nano_ivf_clamp).
 # Medical: before = the same weights without the clamp.
 # Usage: bash benchmarks/run_suites.sh [OUT] [DATA_ROOT]   (defaults: runs/suites, ../shared/data)
 # Writes benchmarks/results/suite_<set>.{md,csv,json,png}. The medical split comes from
@@ -36,8 +36,8 @@ suite() {  # tag clean-dir model before-weights what-before-is [extra -m entries
   sed -i "s#\"$OUT/#\"OUT/#g" "$RES/suite_$tag.json"  # the suite folder as the page names it
   echo "wrote $RES/suite_$tag.md"
 }
-IVF_BEFORE="the previous default, the same weights with the IR stages (black-level clamp, destriping, denoising) and visible denoising, without the over-exposure stage; \`ir_stages\` the default before that (the IR stages alone); \`clamp\` the clamp-only default of 2026-12-02"
-EXTRA="-m ir_stages=$W/edge_nano_ivf_destripe.safetensors -m clamp=$W/edge_nano_ivf_clamp.safetensors"
-suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_visden.safetensors" "$IVF_BEFORE" "$EXTRA"
-suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_visden.safetensors" "$IVF_BEFORE" "$EXTRA"
+IVF_BEFORE="the default before visible denoising (the IR stages alone: black-level clamp, destriping, denoising), \`benchmarks/results/weights/edge_nano_ivf_destripe\`; \`exposure\` is the opt-in over-exposure card (the default plus \`vis_exposure\`); \`clamp\` the clamp-only default of 2026-12-02"
+EXTRA="-m exposure=$W/edge_nano_ivf_exposure.safetensors -m clamp=$W/edge_nano_ivf_clamp.safetensors"
+suite msrs_test "$DATA/msrs/test" edge_nano_ivf "$W/edge_nano_ivf_destripe.safetensors" "$IVF_BEFORE" "$EXTRA"
+suite roadscene_test "$DATA/roadscene/test" edge_nano_ivf "$W/edge_nano_ivf_destripe.safetensors" "$IVF_BEFORE" "$EXTRA"
 suite medical_test data/medical_split/test edge_nano_med "$W/edge_nano_med_noclamp.safetensors" "the same weights without the black-level clamp"

@@ -26,8 +26,8 @@ PLAN = {
 SETS = {"msrs/test": "msrs_test", "roadscene/test": "roadscene_test", "medical_split/test": "medical_test"}
 # constructor options the shipped students run with (no parameters: the same weights as trained);
 # benchmarks/card_metrics.py then measures them with these options
-SHIP_CONFIG = {"edge_nano_ivf": {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True, "vis_denoise": True,
-                                "vis_exposure": True}, "edge_nano_med": {"ir_black_level": True}}
+SHIP_CONFIG = {"edge_nano_ivf": {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True, "vis_denoise": True},
+               "edge_nano_med": {"ir_black_level": True}}
 
 
 def test_metrics(label: str) -> dict[str, dict[str, float]]:

@@ -71,6 +71,6 @@ def test_sidecars_record_the_cards_constructor_options(shipped_int8):
     report, sidecars = shipped_int8
     for precision, doc in sidecars.items():
         assert doc["model"]["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True,
-                                          "vis_denoise": True, "vis_exposure": True}, precision
+                                          "vis_denoise": True}, precision
     ops = {n.op_type for n in onnx.load(str(report.artefacts["fp32"])).graph.node}
     assert {"ReduceMin", "ReduceMax", "Less"} <= ops

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edgefuse.data.pairs import find_pairs, load_pair
@@ -84,7 +86,7 @@ def test_default_removes_a_raised_ir_pedestal_and_leaves_the_clean_pair_alone():
 
     model, card = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert card["config"] == {"ir_black_level": True, "ir_denoise": True, "ir_destripe": True,
-                              "vis_denoise": True, "vis_exposure": True} and model.ir_black_level
+                              "vis_denoise": True} and model.ir_black_level and not model.vis_exposure
     assert load_checkpoint(shipped_models()["edge_nano_med"])[1]["config"] == {"ir_black_level": True}
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "00004N"))
     fuse = create_fuser("edge_nano_ivf", fastest=False)
@@ -146,13 +148,23 @@ def test_default_shrinks_low_light_visible_noise_and_leaves_the_clean_pairs_alon
     assert on["VIF"] > off["VIF"] + 0.01 and on["Qabf"] > off["Qabf"], (on, off)
 
 
-def test_default_hands_an_over_exposed_visible_to_the_ir_and_leaves_the_clean_pairs_alone():
-    """The default's card turns on the over-exposure stage: a clipped visible fuses better, clean pairs as without it."""
+def test_exposure_card_hands_an_over_exposed_visible_to_the_ir_and_leaves_the_clean_pairs_alone():
+    """The opt-in exposure card is the default plus the over-exposure stage: a clipped visible fuses better,
+    clean pairs as with the default."""
     import numpy as np
+    import torch
 
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
-    model, plain = _default_and_without("vis_exposure")
+    weights = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "weights" / "edge_nano_ivf_exposure.safetensors"
+    model, card = load_checkpoint(weights)
+    plain, default = load_checkpoint(shipped_models()["edge_nano_ivf"])
+    assert card["config"] == {**default["config"], "vis_exposure": True} and card["sha256"] == default["sha256"]
+    for clean in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):  # no white regions: as the default
+        v = torch.from_numpy(clean.vis).permute(2, 0, 1)[None].float() / 255
+        i = torch.from_numpy(clean.ir)[None, None].float() / 255
+        with torch.no_grad():
+            assert float((model(v, i) - plain(v, i)).abs().max()) < 1e-5, clean.name
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "FLIR_00211"))
     bright, ir, _ = degrade_pair(pair.vis, pair.ir, "over_exposure", 2, pair_rng(0, pair.name, "t", 2))
     assert (bright.astype(np.float64) @ [0.299, 0.587, 0.114] >= 254).mean() > 0.12  # full strength
