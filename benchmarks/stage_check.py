@@ -139,9 +139,9 @@ def main() -> None:
     head = [f"# {lacks[0].upper() + lacks[1:]} on {kind} suites of {where}", "",
             f"`python benchmarks/stage_check.py --stage {args.stage}` ({date.today().isoformat()}), which runs:", ""]
     if args.stage in WITH_CARD:
-        head[-1:-1] = ["", f"The stage is opt-in: \"default\" and `edge_nano_ivf` below are "
+        head[2:2] = [f"The stage is opt-in: \"default\" and `edge_nano_ivf` below are "
                        f"`benchmarks/results/weights/{WITH_CARD[args.stage]}`, the shipped default's weights and stages "
-                       f"plus this one; `without` has the shipped default's stages."]
+                       f"plus this one; `without` has the shipped default's stages.", ""]
     text = "\n".join(head + [f"    {c}" for c in commands] + lines) + "\n"
     results.write_text(text)
     print(text, end="")
