@@ -168,8 +168,9 @@ class EdgeFuseNet(FusionModel):
             frame-level trigger (the clipped share of the whole frame above that of every clean training
             image, handing every bright region over by Mertens' well-exposedness) fired on clean frames of
             other cameras and lost 0.21 VIF on m3svd/stream's over-exposure suite
-            (``benchmarks/results/vis_exposure_train.md``). ONNX: a Less, two AveragePools (31x1, 1x31) and
-            element-wise ops at full resolution.
+            (``benchmarks/results/vis_exposure_frame_train.md``). Not in the shipped default (clean frames
+            with large white regions lose a little); the card ``benchmarks/results/weights/edge_nano_ivf_exposure``
+            turns it on. ONNX: a Less, two AveragePools (31x1, 1x31) and element-wise ops at full resolution.
         clip_start: The local share of clipped pixels where ``vis_exposure`` starts, in (0, 1).
     """
 
