@@ -6,8 +6,8 @@ and roadscene/train (for the over-exposure stage also from the m3svd/stream fram
 scores the default and the same weights without the stage (a card kept in ``benchmarks/results/weights``)
 against the clean pairs with ``edgefuse eval --reference``, and reports the paired difference per pair
 (mean and 95 % t interval), over all pairs and per severity. It also scores both on the clean pairs, where
-a stage that starts above every clean training image changes nothing. The start levels come from the clean training images (``benchmarks/noise_levels.py``);
-nothing here reads a test split.
+a stage that starts above every clean training image changes nothing. The start levels come from the
+clean training images (``benchmarks/noise_levels.py``); nothing here reads a test split.
 
     python benchmarks/stage_check.py --stage destripe      # writes benchmarks/results/destripe_train.md
     python benchmarks/stage_check.py --stage vis_denoise   # writes benchmarks/results/vis_denoise_train.md

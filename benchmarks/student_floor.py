@@ -43,8 +43,8 @@ VARIANTS = (  # (label, registered architecture, config)
     ("floor: widths 4/4/4, depths 1/1/1, no residual", "edge_nano",
      {"widths": (4, 4, 4), "depths": (1, 1, 1), "residual_channels": 0}),
 )
-# for scale only (untrained, not a result): a teacher of the same design costly enough that the shipped
-# student would be at about a tenth of its time
+# for scale only (untrained, not a result): a teacher of the same design about five times this one's
+# parameters and GFLOPs, to show what share of its time the shipped student would take
 COSTLIER = ("edge_teacher widths 96/160/256, depths 2/3/4, residual 48 (untrained)", "edge_teacher",
             {"widths": (96, 160, 256), "depths": (2, 3, 4), "residual_channels": 48})
 

@@ -44,36 +44,44 @@ def test_default_student_beats_average_and_laplacian_on_the_msrs_sample():
         assert scores["edge_nano_ivf"]["Qabf"] > scores[base]["Qabf"]
 
 
+def _tensors(vis, ir):
+    """(N,3,H,W) visible and (N,1,H,W) IR in [0, 1] from 8-bit arrays."""
+    import torch
+
+    return torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255, torch.from_numpy(ir)[None, None].float() / 255
+
+
+def _assert_clean_pairs_alike(model, plain):
+    """The bundled clean pairs fuse alike with both, up to float summation order.
+
+    With a stage off, the remaining stages run as other ops (the visible denoising alone instead of with the
+    IR), which moves the float output by about 1e-7 with one thread and may round a single pixel the other
+    way; a stage that acted would move it by a grey level or more.
+    """
+    import torch
+
+    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):
+        with torch.no_grad():
+            gap = float((model(*_tensors(pair.vis, pair.ir)) - plain(*_tensors(pair.vis, pair.ir))).abs().max())
+        assert gap < 1e-5, (pair.name, gap)
+
+
 def _fuse_eager(net, vis, ir):
     """8-bit fused image of a torch model, eager (no ONNX cache)."""
     import numpy as np
     import torch
 
-    v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
-    i = torch.from_numpy(ir)[None, None].float() / 255
     with torch.no_grad():
-        out = net(v, i)[0].permute(1, 2, 0).numpy()
+        out = net(*_tensors(vis, ir))[0].permute(1, 2, 0).numpy()
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
 
 def _default_and_without(stage: str):
-    """The shipped IVF default and the same model with the input ``stage`` off; the bundled pairs fuse alike.
-
-    Alike up to float summation order: with the stage off, the remaining stages run as other ops (the visible
-    denoising alone instead of with the IR), which moves the float output by about 1e-7 with one thread and may
-    round a single pixel the other way; a stage that acted would move it by a grey level or more.
-    """
-    import torch
-
+    """The shipped IVF default and the same model with the input ``stage`` off; the bundled pairs fuse alike."""
     model, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert getattr(model, stage)
     plain, _ = load_checkpoint(shipped_models()["edge_nano_ivf"])
     setattr(plain, stage, False)
-    for pair in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):  # clean pairs: the stage stays off
-        v = torch.from_numpy(pair.vis).permute(2, 0, 1)[None].float() / 255
-        i = torch.from_numpy(pair.ir)[None, None].float() / 255
-        with torch.no_grad():
-            gap = float((model(v, i) - plain(v, i)).abs().max())
-        assert gap < 1e-5, (pair.name, gap)
+    _assert_clean_pairs_alike(model, plain)  # clean pairs: the stage stays off
     return model, plain
 
 
@@ -152,7 +160,6 @@ def test_exposure_card_hands_an_over_exposed_visible_to_the_ir_and_leaves_the_cl
     """The opt-in exposure card is the default plus the over-exposure stage: a clipped visible fuses better,
     clean pairs as with the default."""
     import numpy as np
-    import torch
 
     from edgefuse.data.degrade import degrade_pair, pair_rng
 
@@ -160,11 +167,7 @@ def test_exposure_card_hands_an_over_exposed_visible_to_the_ir_and_leaves_the_cl
     model, card = load_checkpoint(weights)
     plain, default = load_checkpoint(shipped_models()["edge_nano_ivf"])
     assert card["config"] == {**default["config"], "vis_exposure": True} and card["sha256"] == default["sha256"]
-    for clean in (load_pair(p) for p in find_pairs(SAMPLES / "ivf")):  # no white regions: as the default
-        v = torch.from_numpy(clean.vis).permute(2, 0, 1)[None].float() / 255
-        i = torch.from_numpy(clean.ir)[None, None].float() / 255
-        with torch.no_grad():
-            assert float((model(v, i) - plain(v, i)).abs().max()) < 1e-5, clean.name
+    _assert_clean_pairs_alike(model, plain)  # no white regions: as the default
     pair = load_pair(next(p for p in find_pairs(SAMPLES / "ivf") if p.name == "FLIR_00211"))
     bright, ir, _ = degrade_pair(pair.vis, pair.ir, "over_exposure", 2, pair_rng(0, pair.name, "t", 2))
     assert (bright.astype(np.float64) @ [0.299, 0.587, 0.114] >= 254).mean() > 0.12  # full strength
