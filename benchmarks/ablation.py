@@ -7,6 +7,8 @@ Arms (IVF, degradation-aware training with clean targets, the same iterations, c
     student_plain           edge_nano, fusion loss only
     student_distilled       edge_nano distilled from teacher_text (same seed), calibrated recipe
     student_distilled_dtpf  the same with DTPF's weights as coded (--recipe dtpf)
+    student_distilled_prior the calibrated recipe plus the prior term (--prior-share 0.3): a training-only probe
+                            regresses the teacher's (centred) text embedding from the student's global context
 
 Every arm is trained with each seed of ``--seeds``; runs resume from their ``last.pt`` after a stop,
 and finished runs are skipped. Evaluation: ``msrs/test`` and ``roadscene/test`` (clean, sources as
@@ -37,7 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 IVF_TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
 TEST_SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
-ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf")
+ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
+        "student_distilled_prior")
+DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior")
+PRIOR_SHARE = 0.3
 METRICS = ("VIF", "Qabf", "SSIM")
 # t_{0.975, n-1} for the 95 % interval of a mean over n seeds
 T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
@@ -56,7 +61,8 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
         return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
     teacher = Path(args.out) / f"teacher_text_s{seed}" / "model.safetensors"
     recipe = "dtpf" if arm.endswith("dtpf") else "calibrated"
-    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", "edge_nano", "--recipe", recipe,
+    prior = ["--prior-share", str(PRIOR_SHARE)] if arm.endswith("prior") else []
+    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", "edge_nano", "--recipe", recipe, *prior,
             "--grad-share-every", "25", *common]
 
 
@@ -79,8 +85,10 @@ def _run(cmd: list[str], log: Path) -> tuple[int, float]:
 def stage_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", "student_plain")]
-    second = [(a, s) for s in args.seeds for a in ("student_distilled", "student_distilled_dtpf")]
+    needs_teacher = any(a in args.arms for a in DISTILLED)  # the distilled arms learn from teacher_text
+    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", "student_plain")
+             if a in args.arms or (a == "teacher_text" and needs_teacher)]
+    second = [(a, s) for s in args.seeds for a in DISTILLED if a in args.arms]
     for wave in (first, second):
         todo = [(a, s) for a, s in wave if not _done(a, s, args)]
         with cf.ThreadPoolExecutor(args.jobs) as pool:
@@ -213,7 +221,7 @@ def evaluate_arm(arm: str, seed: int, args: argparse.Namespace, suites: dict[str
 
 def stage_eval(args: argparse.Namespace) -> None:
     suites = build_suites(args)
-    jobs = [(a, s) for a in ARMS for s in args.seeds]
+    jobs = [(a, s) for a in ARMS if a in args.arms for s in args.seeds]
     with cf.ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(evaluate_arm, a, s, args, suites): (a, s) for a, s in jobs}
         for fut in cf.as_completed(futures):
@@ -244,6 +252,8 @@ COMPARISONS = (
     ("student_distilled", "student_plain", "right", "right", "distilled (calibrated) vs plain student"),
     ("student_distilled_dtpf", "student_plain", "right", "right", "distilled (DTPF recipe) vs plain student"),
     ("student_distilled", "student_distilled_dtpf", "right", "right", "calibrated vs DTPF recipe"),
+    ("student_distilled_prior", "student_plain", "right", "right", "distilled with the prior term vs plain student"),
+    ("student_distilled_prior", "student_distilled", "right", "right", "prior term vs calibrated alone"),
     ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
 )
 
@@ -310,22 +320,26 @@ def stage_report(args: argparse.Namespace) -> None:
         lines.append(f"| {name} suite | {np.mean(w):.2f} ± {np.std(w, ddof=1):.2f} | {np.mean(n):.2f} ± {np.std(n, ddof=1):.2f} |")
         doc.setdefault("text_sensitivity", {})[name] = {"wrong": w, "constant": n}
     lines += ["", "## Gradient shares of the distillation terms (mean over the logged iterations, seed mean)", "",
-              "| recipe | fusion | feat | res | w_feat | w_res |", "|---|---|---|---|---|---|"]
-    for arm in ("student_distilled", "student_distilled_dtpf"):
-        shares = {k: [] for k in ("fusion", "feat", "res")}
+              "| recipe | fusion | feat | res | prior | w_feat | w_res | w_prior |", "|---|---|---|---|---|---|---|---|"]
+    for arm in DISTILLED:
+        shares = {k: [] for k in ("fusion", "feat", "res", "prior")}
         ws = []
         for s in args.seeds:
             run = Path(args.out) / f"{arm}_s{s}"
+            if not (run / "model.json").is_file():
+                continue
             import csv
 
             with open(run / "log.csv") as f:
                 rows = [r for r in csv.DictReader(f) if r.get("gshare_fusion")]
             for k in shares:
-                shares[k].append(float(np.mean([float(r[f"gshare_{k}"]) for r in rows])))
+                shares[k].append(float(np.mean([float(r.get(f"gshare_{k}") or 0.0) for r in rows])))
             t = json.loads((run / "model.json").read_text())["training"]
-            ws.append((t["w_feat"], t["w_res"]))
+            ws.append((t["w_feat"], t["w_res"], t.get("w_prior", 0.0)))
+        if not ws:
+            continue
         lines.append(f"| {arm} | " + " | ".join(f"{np.mean(v):.4f}" for v in shares.values())
-                     + f" | {np.mean([w[0] for w in ws]):.4g} | {np.mean([w[1] for w in ws]):.4g} |")
+                     + "".join(f" | {np.mean([w[i] for w in ws]):.4g}" for i in range(3)) + " |")
         doc.setdefault("gradient_shares", {})[arm] = {k: float(np.mean(v)) for k, v in shares.items()}
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
@@ -400,10 +414,15 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=96)
     p.add_argument("--severity", type=int, default=2)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--arms", default=",".join(ARMS), type=lambda s: tuple(s.split(",")),
+                   help="Arms to train and evaluate (comma-separated; default all).")
     p.add_argument("--max-pairs", type=int, default=0, help="Pairs per set (0 = all; for a quick check).")
     p.add_argument("--out", default=str(ROOT / "runs" / "ablation"))
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
     args = p.parse_args()
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown:
+        p.error(f"unknown arm {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
     if args.stage in ("train", "all"):
         stage_train(args)
     if args.stage in ("eval", "all"):

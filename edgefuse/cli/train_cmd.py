@@ -120,6 +120,9 @@ def train_cmd(mode: str, **kwargs: Any) -> None:
                    "'better': only the samples where the teacher's fusion loss is below the student's current one "
                    "(a teacher-bounded gate); 'scored': only where the teacher's fused crop has the higher VIF + "
                    "Qabf against the clean sources.")
+@click.option("--prior-share", type=float,
+              help="Regress the teacher's text embedding from the student's global context (a training-only "
+                   "probe), with this share of the fusion term's gradient norm (default 0: off).")
 @click.option("--fixed-adapters", "fixed", is_flag=True,
               help="Keep the teacher->student adapters at their random init, as DTPF's code does.")
 def distill_cmd(fixed: bool, **kwargs: Any) -> None:

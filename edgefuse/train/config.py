@@ -82,6 +82,10 @@ class TrainConfig:
     w_feat: float | None = None
     w_res: float | None = None
     w_base: float = 1.0
+    # the textual prior itself: a training-only linear probe regresses the teacher's text embedding from the
+    # student's global context (the 1/8-level feature mean); its weight gives it this share of the fusion
+    # term's gradient norm, set on the first batches like the calibrated weights (0 = off)
+    prior_share: float = 0.0
     trainable_adapters: bool = True
     grad_share_every: int = 50  # log each loss term's share of the gradient norm every N iterations
     # where the teacher terms act: "all" samples, only the "degraded" ones (the teacher's output and
@@ -141,6 +145,10 @@ class TrainConfig:
                               "on its text")
         if not self.w_anchor > 0:
             raise ConfigError(f"w_anchor must be > 0, got {self.w_anchor}")
+        if not 0 <= self.prior_share <= 10:
+            raise ConfigError(f"prior_share must be in [0, 10] (0 = off), got {self.prior_share}")
+        if self.prior_share and self.mode != "distill":
+            raise ConfigError("prior_share is for distillation (the teacher's text is its target)")
         if self.grad_share_every < 0:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

@@ -177,9 +177,35 @@ class DistillObjective(Objective):
         self.res_beta = 1.0 if cfg.recipe == "dtpf" else 0.0
         self.calibrated = cfg.recipe == "dtpf" or (cfg.w_feat is not None and cfg.w_res is not None)
         self.calibration: dict[str, float] = {}
+        # the prior term: a training-only probe from the student's global context to the teacher's text
+        # embedding (the student is not told the degradation; this makes its context encode it)
+        self.prior_probe: nn.Linear | None = None
+        self.w_prior = 0.0
+        self.text_mean: Tensor | None = None  # running mean of the text embeddings: the probe's target is centred
+        if cfg.prior_share:
+            if not trainer.teacher.text_dim:
+                raise ConfigError("--prior-share needs a text-guided teacher: its text embedding is the target")
+            self.prior_probe = nn.Linear(trainer.model.feature_channels[0], trainer.teacher.text_dim).to(trainer.device)
 
     def extra_parameters(self) -> list[nn.Parameter]:
-        return self.loss.adapter_parameters()
+        probe = list(self.prior_probe.parameters()) if self.prior_probe is not None else []
+        return self.loss.adapter_parameters() + probe
+
+    def prior_term(self, feats_s: Sequence[Tensor], text: Tensor) -> Tensor:
+        """``1 - cos(probe(mean of the student's 1/8-level features), centred teacher text embedding)``, batch mean.
+
+        The prompts' embeddings share most of their direction (cosine 0.53-0.80 between the IVF events' prompts
+        with MiniLM), so a constant guess would score well; the target is the embedding minus the running mean
+        of those seen (momentum 0.99), which is what tells the events apart.
+        """
+        assert self.prior_probe is not None
+        text = text.detach().float()
+        if torch.is_grad_enabled():  # training steps update the mean; calibration and logging passes too
+            batch_mean = text.mean(dim=0)
+            self.text_mean = batch_mean if self.text_mean is None else 0.99 * self.text_mean + 0.01 * batch_mean
+        centre = self.text_mean if self.text_mean is not None else text.mean(dim=0)
+        guess = self.prior_probe(feats_s[0].mean(dim=(2, 3)))
+        return (1.0 - F.cosine_similarity(guess, (text - centre).to(guess.dtype), dim=1)).mean()
 
     def _teacher_rows(self, batch: Mapping[str, Any], fused_s: Tensor, fused_t: Tensor, vis_t: Tensor,
                       ir_t: Tensor) -> Tensor | None:
@@ -211,15 +237,22 @@ class DistillObjective(Objective):
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
                    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
-        """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None)."""
+        """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None).
+
+        With ``prior_share`` the parts carry the unweighted prior term under ``_prior`` (all samples).
+        """
         tr = self.trainer
         vis, ir = inputs(batch, tr.device)
         vis_t, ir_t = targets(batch, tr.device)
+        text = tr.text_for(batch)
         with torch.no_grad():
-            fused_t, feats_t = tr.teacher(vis, ir, tr.text_for(batch), return_features=True)
+            fused_t, feats_t = tr.teacher(vis, ir, text, return_features=True)
         fused_s, feats_s = model(vis, ir, return_features=True)
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
+        prior = self.prior_term(feats_s, text) if self.prior_probe is not None else None
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
+        if prior is not None:
+            parts = {**parts, "_prior": prior}
         anchor = self.anchor_term(fused_s, batch, vis, ir)
         rows = self._teacher_rows(batch, fused_s, fused_t, vis_t, ir_t)
         if rows is not None:
@@ -242,23 +275,38 @@ class DistillObjective(Objective):
         base, feat, res, parts, anchor = self._raw_terms(model, batch)
         lw = self.loss
         terms = {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}
+        prior = parts.pop("_prior", None)
+        if prior is not None:
+            terms["prior"] = self.w_prior * prior
+            parts["prior_cos"] = (1.0 - prior).detach()
         if anchor is not None:
             terms["anchor"] = anchor
         return terms, parts
 
     def calibrate(self, model: nn.Module, batches: Sequence[Mapping[str, Any]]) -> None:
         """Set w_feat / w_res from gradient norms on ``batches`` (the calibrated recipe; once per run)."""
-        if self.calibrated:
+        cfg = self.trainer.cfg
+        needs_prior = self.prior_probe is not None and not self.w_prior
+        if self.calibrated and not needs_prior:
             return
         params = [p for p in model.parameters() if p.requires_grad]
-        norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0}
+        norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0, "prior": 0.0}
         for batch in batches:
-            base, feat, res, _, _ = self._raw_terms(model, batch)
-            for key, term in (("fusion", base), ("feat", feat), ("res", res)):
+            base, feat, res, parts, _ = self._raw_terms(model, batch)
+            named = [("fusion", base), ("feat", feat), ("res", res)]
+            if "_prior" in parts:
+                named.append(("prior", parts["_prior"]))
+            for key, term in named:
                 grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
                 norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
-        cfg = self.trainer.cfg
         fusion = norms["fusion"] * self.loss.w_base
+        if needs_prior:
+            # an untrained probe still passes gradient to the student's context (its weights are random)
+            self.w_prior = cfg.prior_share * fusion / max(norms["prior"], 1e-8 * max(fusion, 1e-8))
+            self.calibration["w_prior"] = self.w_prior
+            self.calibration["grad_norm_prior_unit"] = norms["prior"] / len(batches)
+        if self.calibrated:
+            return
         for key, given in (("res", cfg.w_res), ("feat", cfg.w_feat)):
             if given is not None:
                 continue
@@ -269,7 +317,7 @@ class DistillObjective(Objective):
                                "keeping the DTPF weight %.3g", key, getattr(self.loss, f"w_{key}"))
                 continue
             setattr(self.loss, f"w_{key}", CALIBRATED_SHARES[key] * fusion / norms[key])
-        self.calibration = {"grad_norm_fusion": norms["fusion"] / len(batches),
+        self.calibration = {**self.calibration, "grad_norm_fusion": norms["fusion"] / len(batches),
                             "grad_norm_feat_unit": norms["feat"] / len(batches),
                             "grad_norm_res_unit": norms["res"] / len(batches),
                             "w_feat": self.loss.w_feat, "w_res": self.loss.w_res}
@@ -278,8 +326,11 @@ class DistillObjective(Objective):
                     self.loss.w_feat, self.loss.w_res, norms["fusion"] / len(batches))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"loss": self.loss.state_dict(), "w_feat": self.loss.w_feat, "w_res": self.loss.w_res,
-                "calibrated": self.calibrated, "calibration": self.calibration}
+        state = {"loss": self.loss.state_dict(), "w_feat": self.loss.w_feat, "w_res": self.loss.w_res,
+                 "calibrated": self.calibrated, "calibration": self.calibration}
+        if self.prior_probe is not None:
+            state.update(prior_probe=self.prior_probe.state_dict(), w_prior=self.w_prior, text_mean=self.text_mean)
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if not state:
@@ -289,6 +340,10 @@ class DistillObjective(Objective):
             self.loss.w_feat, self.loss.w_res = float(state["w_feat"]), float(state["w_res"])
             self.calibrated = bool(state["calibrated"])
             self.calibration = dict(state.get("calibration") or {})
+            if self.prior_probe is not None and "prior_probe" in state:
+                self.prior_probe.load_state_dict(state["prior_probe"])
+                self.w_prior = float(state["w_prior"])
+                self.text_mean = state.get("text_mean")
         else:  # a last.pt written before objectives existed: the DistillLoss state alone
             self.loss.load_state_dict(state)
 
@@ -296,7 +351,9 @@ class DistillObjective(Objective):
         return {"recipe": self.trainer.cfg.recipe, "w_feat": round(self.loss.w_feat, 6),
                 "w_res": round(self.loss.w_res, 6), "res_loss": "smooth_l1_beta1" if self.res_beta else "l1",
                 "calibration": {k: round(v, 6) for k, v in self.calibration.items()},
-                "teacher_text": self.trainer.cfg.teacher_text, "teacher_on": self.trainer.cfg.teacher_on}
+                "teacher_text": self.trainer.cfg.teacher_text, "teacher_on": self.trainer.cfg.teacher_on,
+                **({"prior_share": self.trainer.cfg.prior_share, "w_prior": round(self.w_prior, 6)}
+                   if self.prior_probe is not None else {})}
 
 
 OBJECTIVES = {"student": StudentObjective, "teacher": TeacherObjective, "distill": DistillObjective}

@@ -332,3 +332,51 @@ def test_anchor_holds_the_clean_samples_to_the_frozen_weights(tmp_path, data):
         TrainConfig(mode="teacher", data=(data,), anchor=str(spath))
     with pytest.raises(ConfigError, match="w_anchor"):
         TrainConfig(data=(data,), anchor=str(spath), w_anchor=0)
+
+
+def test_prior_term_regresses_the_centred_teacher_text(tmp_path, data):
+    pytest.importorskip("sentence_transformers")
+    teacher = train(_teacher(tmp_path, data, "oracle"))
+    cfg = TrainConfig(mode="distill", teacher=str(teacher), data=(data,), iters=4, grad_share_every=2,
+                      degrade_types=("ir_noise", "low_light"), clean_ratio=0.0, prior_share=0.3,
+                      out=str(tmp_path / "p"), **TINY)
+    weights = train(cfg)
+    card = json.loads(weights.with_suffix(".json").read_text())["training"]
+    cal = card["calibration"]
+    assert card["prior_share"] == 0.3 and card["w_prior"] == pytest.approx(cal["w_prior"], rel=1e-4)
+    # the weight gives the prior term 0.3 of the fusion term's gradient norm on the first batches
+    assert cal["w_prior"] == pytest.approx(0.3 * cal["grad_norm_fusion"] / cal["grad_norm_prior_unit"], rel=1e-3)
+    rows = [r for r in csv.DictReader(open(tmp_path / "p" / "log.csv")) if r.get("gshare_prior")]
+    assert rows and all(float(r["gshare_prior"]) > 0.01 for r in rows)
+    assert all(-1.0 <= float(r["prior_cos"]) <= 1.0 for r in rows)
+    # resume restores the weight, the probe and the running mean of the text embeddings
+    trainer = Trainer(cfg)
+    assert trainer.resume()
+    obj = trainer.objective
+    assert obj.w_prior == pytest.approx(card["w_prior"], rel=1e-4) and obj.text_mean is not None
+    # the target is the embedding minus that mean: a guess equal to it has no loss, the raw embedding has
+    text = torch.randn(2, obj.text_mean.numel())
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, out):
+            super().__init__()
+            self.out = out
+
+        def forward(self, x):
+            return self.out
+
+    feats = [torch.zeros(2, 8, 4, 4)]
+    with torch.no_grad():
+        obj.prior_probe = Fixed(text - obj.text_mean)
+        assert float(obj.prior_term(feats, text)) == pytest.approx(0.0, abs=1e-5)
+        obj.prior_probe = Fixed(text)
+        assert float(obj.prior_term(feats, text)) > 1e-3
+
+
+def test_prior_share_needs_a_text_teacher_and_distillation(tmp_path, data):
+    with pytest.raises(ConfigError, match="prior_share must be in"):
+        TrainConfig(prior_share=-0.1)
+    with pytest.raises(ConfigError, match="prior_share is for distillation"):
+        TrainConfig(mode="student", prior_share=0.3)
+    with pytest.raises(ConfigError, match="needs a text-guided teacher"):
+        Trainer(_distill_cfg(tmp_path, data, prior_share=0.3, name="np"))
