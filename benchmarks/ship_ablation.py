@@ -18,7 +18,8 @@ import numpy as np
 from edgefuse.models.checkpoint import card_path, file_sha256, read_card
 
 ROOT = Path(__file__).resolve().parents[1]
-ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf")
+ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
+        "student_distilled_prior")
 
 
 def _means(rows: list[dict], by_type: bool) -> dict:

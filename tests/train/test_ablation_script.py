@@ -1,0 +1,53 @@
+"""benchmarks/ablation.py: the arms' training commands and the interval arithmetic of its report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ablation.py"
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    spec = importlib.util.spec_from_file_location("ablation_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arms_differ_only_in_what_they_ablate(ablation, tmp_path):
+    args = argparse.Namespace(out=str(tmp_path), iters=800, batch=8, crop=96)
+    cmds = {arm: ablation.train_command(arm, 2, args) for arm in ablation.ARMS}
+    prior = cmds["student_distilled_prior"]
+    assert prior[prior.index("--prior-share") + 1] == str(ablation.PRIOR_SHARE)
+    assert prior[prior.index("--teacher") + 1] == str(tmp_path / "teacher_text_s2" / "model.safetensors")
+    # the same command as the calibrated arm but for the prior term and the output folder
+    calibrated = cmds["student_distilled"]
+    strip = {"--prior-share", str(ablation.PRIOR_SHARE)}
+    assert [a for a in prior if a not in strip][:-1] == calibrated[:-1]
+    assert cmds["student_distilled_dtpf"][cmds["student_distilled_dtpf"].index("--recipe") + 1] == "dtpf"
+    assert "--prior-share" not in calibrated and "--prior-share" not in cmds["student_plain"]
+    for cmd in cmds.values():  # every arm: the same iterations, batch, crop, seed and degradations
+        for flag, value in (("--iters", "800"), ("--batch", "8"), ("--crop", "96"), ("--seed", "2"),
+                            ("--degrade", "all")):
+            assert cmd[cmd.index(flag) + 1] == value
+
+
+def test_interval_is_the_t_interval_of_the_seed_values(ablation):
+    mean, std, half = ablation._interval([0.1, 0.2, 0.3])
+    assert mean == pytest.approx(0.2) and std == pytest.approx(0.1)
+    assert half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    mean, std, half = ablation._interval([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert half == pytest.approx(2.776 * std / 5 ** 0.5)
+
+
+def test_unknown_arm_is_one_line_error():
+    r = subprocess.run([sys.executable, str(SCRIPT), "--arms", "student_plian", "--stage", "report"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown arm student_plian" in r.stderr
