@@ -397,10 +397,11 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, 
             cv2.putText(img, f"{v:.2f}", (4, yy + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(img, f"{metric} vs the clean sources (msrs + roadscene test suites; mean of seeds, bar = std)",
                     (left, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        per_row = 3  # legend: three arms per row (the longest name is 23 characters)
         for ai, arm in enumerate(arms):
-            x = left + ai * min(135, (w - left) // len(arms))
-            cv2.rectangle(img, (x, h - 24), (x + 12, h - 12), COLOURS[ai], -1)
-            cv2.putText(img, arm, (x + 16, h - 13), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
+            x, yb = left + (ai % per_row) * (w - left) // per_row, h - 26 + 14 * (ai // per_row)
+            cv2.rectangle(img, (x, yb - 10), (x + 12, yb), COLOURS[ai], -1)
+            cv2.putText(img, arm, (x + 16, yb - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
         panels.append(img)
     cv2.imwrite(str(path), np.concatenate(panels, axis=0))
 

@@ -159,6 +159,12 @@ class DistillObjective(Objective):
       set once, on the first batches, so that the output term's gradient norm equals the fusion
       term's and the feature term's is 0.3 of it (``CALIBRATED_SHARES``); ``--w-feat`` /
       ``--w-res`` given explicitly override the calibration.
+
+    ``prior_share`` > 0 (either recipe) adds the prior term (:meth:`prior_term`): the teacher's text
+    embedding, the prior itself, as a target for the student's global context through a linear probe that
+    exists in training only (like the adapters; the saved student is unchanged). Its weight gives it
+    ``prior_share`` of the fusion term's gradient norm on the first batches. After FitNets' student-side
+    regressor (Romero et al., ICLR 2015), with the text embedding as the hint.
     """
 
     name = "distill"
