@@ -18,8 +18,8 @@ each comparison the paired difference over seeds with its 95 % t interval.
 
 Usage (from the repository root; logs and runs under ``--out``)::
 
-    python benchmarks/ablation.py --stage all --seeds 1,2,3 --iters 800 --jobs 2
-    python benchmarks/ablation.py --stage report            # tables, JSON and figure from the evaluations
+    python benchmarks/ablation.py --stage all --seeds 1,2,3,4,5 --iters 800 --jobs 2 --max-pairs 50
+    python benchmarks/ablation.py --stage report --seeds 1,2,3,4,5 --max-pairs 50   # tables, JSON, figure
 """
 
 from __future__ import annotations
