@@ -242,11 +242,9 @@ class DistillObjective(Objective):
         return sample_rows(batch, fused_s.shape[0], clean=on == "clean")
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
-                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
-        """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None).
-
-        With ``prior_share`` the parts carry the unweighted prior term under ``_prior`` (all samples).
-        """
+                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None, Tensor | None]:
+        """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None, unweighted
+        prior term (all samples) or None without ``prior_share``)."""
         tr = self.trainer
         vis, ir = inputs(batch, tr.device)
         vis_t, ir_t = targets(batch, tr.device)
@@ -257,15 +255,13 @@ class DistillObjective(Objective):
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
         prior = self.prior_term(feats_s, text) if self.prior_probe is not None else None
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
-        if prior is not None:
-            parts = {**parts, "_prior": prior}
         anchor = self.anchor_term(fused_s, batch, vis, ir)
         rows = self._teacher_rows(batch, fused_s, fused_t, vis_t, ir_t)
         if rows is not None:
             parts = {**parts, "teacher_rows": torch.tensor(rows.numel() / fused_s.shape[0])}
         if rows is not None and rows.numel() == 0:  # no sample the teacher acts on: no teacher term
             zero = fused_s.sum() * 0.0
-            return base, zero, zero, parts, anchor
+            return base, zero, zero, parts, anchor, prior
         if rows is not None:
             rows = rows.to(fused_s.device)
             fused_s, fused_t = fused_s[rows], fused_t[rows]
@@ -275,13 +271,12 @@ class DistillObjective(Objective):
             res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
         else:
             res = F.l1_loss(fused_s, fused_t.detach())
-        return base, feat, res, parts, anchor
+        return base, feat, res, parts, anchor, prior
 
     def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        base, feat, res, parts, anchor = self._raw_terms(model, batch)
+        base, feat, res, parts, anchor, prior = self._raw_terms(model, batch)
         lw = self.loss
         terms = {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}
-        prior = parts.pop("_prior", None)
         if prior is not None:
             terms["prior"] = self.w_prior * prior
             parts["prior_cos"] = (1.0 - prior).detach()
@@ -298,10 +293,10 @@ class DistillObjective(Objective):
         params = [p for p in model.parameters() if p.requires_grad]
         norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0, "prior": 0.0}
         for batch in batches:
-            base, feat, res, parts, _ = self._raw_terms(model, batch)
+            base, feat, res, _, _, prior = self._raw_terms(model, batch)
             named = [("fusion", base), ("feat", feat), ("res", res)]
-            if "_prior" in parts:
-                named.append(("prior", parts["_prior"]))
+            if prior is not None:
+                named.append(("prior", prior))
             for key, term in named:
                 grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
                 norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))

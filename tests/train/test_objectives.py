@@ -181,15 +181,15 @@ def test_teacher_on_degraded_leaves_clean_samples_to_the_fusion_loss(tmp_path, d
     model = trainer.model
     # all clean: no teacher term at all (zero, and no gradient through it)
     clean = {**batch, "degradation": ["clean"] * n}
-    _, feat, res, _, _ = obj._raw_terms(model, clean)
+    _, feat, res, _, _, _ = obj._raw_terms(model, clean)
     assert feat.item() == 0.0 and res.item() == 0.0
     # one degraded sample: the terms equal those of that sample alone under teacher_on "all"
     one = {**batch, "degradation": ["ir_noise"] + ["clean"] * (n - 1)}
-    _, feat1, res1, _, _ = obj._raw_terms(model, one)
+    _, feat1, res1, _, _, _ = obj._raw_terms(model, one)
     object.__setattr__(trainer.cfg, "teacher_on", "all")  # the same objective, teacher terms on every sample
     alone = {k: (v[:1] if isinstance(v, (torch.Tensor, list)) else v)
              for k, v in batch.items()}
-    _, feat_a, res_a, _, _ = obj._raw_terms(model, alone)
+    _, feat_a, res_a, _, _, _ = obj._raw_terms(model, alone)
     torch.testing.assert_close(res1, res_a)
     torch.testing.assert_close(feat1, feat_a)
     assert res1.item() > 0
@@ -208,13 +208,13 @@ def test_teacher_on_clean_anchors_the_clean_samples_only(tmp_path, data):
     obj, model = trainer.objective, trainer.model
     batch = next(trainer._batches())
     n = batch["vis"].shape[0]
-    _, feat, res, _, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
+    _, feat, res, _, _, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
     assert feat.item() == 0.0 and res.item() == 0.0  # no clean sample: no teacher term
     mixed = {**batch, "degradation": ["ir_noise"] * (n - 1) + ["clean"]}
-    _, _, res_mixed, _, _ = obj._raw_terms(model, mixed)
+    _, _, res_mixed, _, _, _ = obj._raw_terms(model, mixed)
     object.__setattr__(trainer.cfg, "teacher_on", "all")
     last = {k: (v[-1:] if isinstance(v, (torch.Tensor, list)) else v) for k, v in batch.items()}
-    _, _, res_last, _, _ = obj._raw_terms(model, last)
+    _, _, res_last, _, _, _ = obj._raw_terms(model, last)
     torch.testing.assert_close(res_mixed, res_last)  # the clean sample's term alone
 
 
@@ -246,12 +246,12 @@ def test_teacher_on_better_distils_only_where_the_teacher_has_the_lower_fusion_l
     trainer.teacher = Stepped()
     teacher_lower = per_sample_fusion_loss(shifted, vis_t, ir_t, trainer.default_weights) < per.detach()
     assert teacher_lower.tolist() == [False] + [True] * (fused.shape[0] - 1)
-    _, feat, res, parts, _ = obj._raw_terms(model, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)
     assert parts["teacher_rows"].item() == pytest.approx((fused.shape[0] - 1) / fused.shape[0])
     torch.testing.assert_close(res, torch.nn.functional.l1_loss(fused[1:].detach(), shifted[1:]))
     # every sample up the loss: no teacher term at all
     shifted = (fused + step).detach()
-    _, feat, res, parts, _ = obj._raw_terms(model, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)
     assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
     # the gate needs no degraded inputs, and the card records it
     TrainConfig(mode="distill", teacher="t.safetensors", teacher_on="better", data=(data,))
@@ -289,11 +289,11 @@ def test_teacher_on_scored_distils_only_where_the_teacher_scores_higher(tmp_path
     teacher_out = sharp.clone()
     teacher_out[0] = blur(blur(blur(sharp)))[0]
     trainer.teacher = Fixed(real, teacher_out)
-    _, _, res, parts, _ = obj._raw_terms(student, batch)
+    _, _, res, parts, _, _ = obj._raw_terms(student, batch)
     assert parts["teacher_rows"].item() == pytest.approx(0.5)
     torch.testing.assert_close(res, torch.nn.functional.l1_loss(blur(sharp)[1:], teacher_out[1:]))
     trainer.teacher = Fixed(real, blur(blur(sharp)))  # blurrier everywhere: no teacher term
-    _, feat, res, parts, _ = obj._raw_terms(student, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(student, batch)
     assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
 
 
