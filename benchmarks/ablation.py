@@ -9,6 +9,10 @@ Arms (IVF, degradation-aware training with clean targets, the same iterations, c
     student_distilled_dtpf  the same with DTPF's weights as coded (--recipe dtpf)
     student_distilled_prior the calibrated recipe plus the prior term (--prior-share 0.3): a training-only probe
                             regresses the teacher's (centred) text embedding from the student's global context
+    student_plain_sp        edge_nano_sp (edge_nano with its own degradation prior: statistics of the pair drive
+                            FiLM guides and an IR gain), fusion loss only
+    student_distilled_sp    edge_nano_sp distilled from teacher_text, calibrated recipe plus the prior term, which
+                            trains the student's prior to predict the teacher's text embedding
 
 Every arm is trained with each seed of ``--seeds``; runs resume from their ``last.pt`` after a stop,
 and finished runs are skipped. Evaluation: ``msrs/test`` and ``roadscene/test`` (clean, sources as
@@ -40,8 +44,9 @@ DATA = ROOT.parent / "shared" / "data"
 IVF_TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
 TEST_SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
 ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
-        "student_distilled_prior")
-DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior")
+        "student_distilled_prior", "student_plain_sp", "student_distilled_sp")
+DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior", "student_distilled_sp")
+PLAIN = ("student_plain", "student_plain_sp")
 PRIOR_SHARE = 0.3
 METRICS = ("VIF", "Qabf", "SSIM")
 # t_{0.975, n-1} for the 95 % interval of a mean over n seeds
@@ -57,12 +62,13 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     if arm.startswith("teacher"):
         text = "oracle" if arm == "teacher_text" else "constant"
         return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", text, *common]
-    if arm == "student_plain":
-        return ["edgefuse", "train", "--mode", "student", "--model", "edge_nano", *common]
+    model = "edge_nano_sp" if arm.endswith("_sp") else "edge_nano"
+    if arm in PLAIN:
+        return ["edgefuse", "train", "--mode", "student", "--model", model, *common]
     teacher = Path(args.out) / f"teacher_text_s{seed}" / "model.safetensors"
     recipe = "dtpf" if arm.endswith("dtpf") else "calibrated"
-    prior = ["--prior-share", str(PRIOR_SHARE)] if arm.endswith("prior") else []
-    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", "edge_nano", "--recipe", recipe, *prior,
+    prior = ["--prior-share", str(PRIOR_SHARE)] if arm.endswith(("prior", "_sp")) else []
+    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", model, "--recipe", recipe, *prior,
             "--grad-share-every", "25", *common]
 
 
@@ -86,7 +92,7 @@ def stage_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     needs_teacher = any(a in args.arms for a in DISTILLED)  # the distilled arms learn from teacher_text
-    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", "student_plain")
+    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", *PLAIN)
              if a in args.arms or (a == "teacher_text" and needs_teacher)]
     second = [(a, s) for s in args.seeds for a in DISTILLED if a in args.arms]
     for wave in (first, second):
@@ -254,6 +260,10 @@ COMPARISONS = (
     ("student_distilled", "student_distilled_dtpf", "right", "right", "calibrated vs DTPF recipe"),
     ("student_distilled_prior", "student_plain", "right", "right", "distilled with the prior term vs plain student"),
     ("student_distilled_prior", "student_distilled", "right", "right", "prior term vs calibrated alone"),
+    ("student_distilled_sp", "student_plain_sp", "right", "right",
+     "own prior: distilled (calibrated + prior term) vs plain student"),
+    ("student_plain_sp", "student_plain", "right", "right", "own prior vs none, plain students"),
+    ("student_distilled_sp", "student_plain", "right", "right", "own prior distilled vs plain edge_nano"),
     ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
 )
 

@@ -70,6 +70,9 @@ _STRIPE_WIDTH, _STRIPE_CLIP, _STRIPE_FROM = 9, 3.0, 0.0026
 # the start were chosen among (15, 0.7), (9, 0.95) and (31, 0.5) on the over-exposure suites of msrs/train,
 # roadscene/train and m3svd/stream and their clean pairs (benchmarks/results/vis_exposure_train.md)
 _CLIP_LEVEL, _CLIP_WINDOW, _CLIP_FROM = 254.0 / 255.0, 31, 0.5
+_DESCRIPTOR = 12  # numbers per pair in EdgeFuseNet.descriptor
+_DARK_LEVEL = 16.0 / 255.0  # a visible pixel under this luminance counts as dark
+_LOG_FLOOR = 1e-4  # the descriptor's noise and edge levels are taken as log10(level + floor)
 
 
 class DWBlock(nn.Module):
@@ -172,6 +175,16 @@ class EdgeFuseNet(FusionModel):
             with large white regions lose a little); the card ``benchmarks/results/weights/edge_nano_ivf_exposure``
             turns it on. ONNX: a Less, two AveragePools (31x1, 1x31) and element-wise ops at full resolution.
         clip_start: The local share of clipped pixels where ``vis_exposure`` starts, in (0, 1).
+        prior_dim: A *student's* own degradation prior (``None``: none). The student cannot be told the
+            degradation as the teacher is; with ``prior_dim`` it reads it from the inputs: a 12-number
+            descriptor of each raw pair (:meth:`descriptor`: IR and visible mean, spread, black/white block
+            ratio, clipped and dark shares, flat-pixel noise level and edge energy) feeds a 12-32-``prior_dim``
+            MLP whose output takes the place of the teacher's text embedding in the same four FiLM guides, and
+            a per-image IR contrast gain (as ``ir_gain``, read from the prior). The guides' and the gain's last
+            layers start at zero, so the network starts as the plain student. ``edgefuse distill
+            --prior-share`` trains the prior to predict the teacher's (centred) text embedding through a
+            linear probe, the textual prior distilled into the student's own. ONNX: reductions on the inputs
+            (a stride-4 noise and Sobel conv, an 8x8 AveragePool) and per-channel scales.
     """
 
     size_multiple = 1
@@ -194,6 +207,7 @@ class EdgeFuseNet(FusionModel):
         stripe_start: float = _STRIPE_FROM,
         vis_exposure: bool = False,
         clip_start: float = _CLIP_FROM,
+        prior_dim: int | None = None,
     ) -> None:
         super().__init__()
         w0, w1, w2 = widths
@@ -248,10 +262,23 @@ class EdgeFuseNet(FusionModel):
             raise ConfigError(f"clip_start takes a share of pixels in (0, 1), got {clip_start!r}")
         self.clip_start = float(clip_start)
         self.guides = None
-        if text_dim is not None:
+        if text_dim is not None and prior_dim is not None:
+            raise ConfigError("prior_dim is a student's own prior: a text-guided teacher (text_dim) takes its text")
+        if prior_dim is not None and (isinstance(prior_dim, bool) or not isinstance(prior_dim, int) or prior_dim < 1):
+            raise ConfigError(f"prior_dim takes a positive integer, got {prior_dim!r}")
+        guide_dim = text_dim if text_dim is not None else prior_dim
+        if guide_dim is not None:
             if not residual_channels:
-                raise ConfigError("a text-guided EdgeFuseNet needs residual_channels > 0 for its fourth guide")
-            self.guides = nn.ModuleList(TextGuide(text_dim, c) for c in self.feature_channels)
+                raise ConfigError("a guided EdgeFuseNet needs residual_channels > 0 for its fourth guide")
+            self.guides = nn.ModuleList(TextGuide(guide_dim, c) for c in self.feature_channels)
+        self.prior_dim = prior_dim
+        self.prior_head = self.prior_gain = None
+        if prior_dim is not None:
+            self.prior_head = nn.Sequential(nn.Linear(_DESCRIPTOR, 32), nn.ReLU(), nn.Linear(32, prior_dim), nn.Tanh())
+            self.prior_gain = nn.Linear(prior_dim, 1)
+            for module in [g.mlp[2] for g in self.guides] + [self.prior_gain]:  # start as the plain student
+                nn.init.zeros_(module.weight)
+                nn.init.zeros_(module.bias)
 
     def _guide(self, level: int, x: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
         if self.guides is None:
@@ -396,6 +423,36 @@ class EdgeFuseNet(FusionModel):
         share = F.avg_pool2d(share, (1, _CLIP_WINDOW), 1, (0, r), count_include_pad=False)
         return ((share - self.clip_start) / (1.0 - self.clip_start)).clamp(0.0, 1.0)
 
+    def descriptor(self, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        """(N, 12) statistics of each raw pair that tell the degradations apart, for the student's prior.
+
+        Per source, each as an (IR, visible luminance) pair: mean, standard deviation, the darkest over the brightest
+        8x8 block mean (a raised pedestal: washed-out IR), the flat-pixel noise level and the mean Sobel
+        magnitude over the standard deviation (edge energy: blur lowers it, noise raises it), both as
+        ``log10(level + 1e-4)`` (:meth:`noise_levels`, stride 4); then the visible shares of clipped
+        (254/255 and above: over-exposure) and dark (under 16/255: low light) pixels.
+        """
+        y = self._luminance(vis)
+        src = torch.cat([ir, y], dim=1)
+        mean = src.mean(dim=(2, 3), keepdim=True)
+        std = ((src - mean) ** 2).mean(dim=(2, 3), keepdim=True).clamp_min(1e-8).sqrt()
+        blocks = src if not exporting() and min(src.shape[-2:]) < _BLOCK else F.avg_pool2d(src, _BLOCK)
+        lo = blocks.amin(dim=(2, 3), keepdim=True)
+        hi = blocks.amax(dim=(2, 3), keepdim=True).clamp_min(_MIN_RANGE)
+        sigma_flat, _ = self.noise_levels(src)
+        grad = F.conv2d(src, self.sobel[:4], stride=4, groups=2).abs()
+        n, _, h, w = grad.shape
+        edges = grad.reshape(n, 2, 2, h, w).sum(dim=2).mean(dim=(2, 3), keepdim=True) / std
+        clipped = torch.where(y < _CLIP_LEVEL, 0.0, 1.0).mean(dim=(2, 3), keepdim=True)
+        dark = torch.where(y < _DARK_LEVEL, 1.0, 0.0).mean(dim=(2, 3), keepdim=True)
+        per_source = [mean, std, lo / hi, torch.log10(sigma_flat + _LOG_FLOOR), torch.log10(edges + _LOG_FLOOR)]
+        return torch.cat([*per_source, clipped, dark], dim=1).reshape(n, _DESCRIPTOR)
+
+    def degradation_prior(self, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        """The student's own prior (N, ``prior_dim``) from the raw pair: the MLP on :meth:`descriptor`."""
+        assert self.prior_head is not None, "degradation_prior needs prior_dim"
+        return self.prior_head(self.descriptor(vis, ir))
+
     def _context(self, y: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None) -> list[torch.Tensor]:
         # stem input: both images and their difference/product cues, 4 channels
         x = torch.cat([y, ir, ir - y, ir * y], dim=1)
@@ -423,6 +480,9 @@ class EdgeFuseNet(FusionModel):
             ConfigError: Text missing for a teacher or given to a student.
         """
         self.check_inputs(vis, ir, text)
+        if self.prior_head is not None:
+            assert self.prior_gain is not None
+            text = self.degradation_prior(vis, ir)  # the student's own prior in the teacher's text slot
         if self.ir_destripe:
             ir = self._destripe(ir)
         if self.ir_denoise and self.vis_denoise:
@@ -437,6 +497,10 @@ class EdgeFuseNet(FusionModel):
             ir = self._remove_black_level(ir)
         if self.ir_gain is not None:
             ir = self._stretch_ir(ir, y)
+        if self.prior_gain is not None:
+            m_ir = ir.mean(dim=(2, 3), keepdim=True)
+            gain = torch.exp(1.5 * torch.tanh(self.prior_gain(text)))[:, :, None, None]
+            ir = (m_ir + gain * (ir - m_ir)).clamp(0.0, 1.0)
         feats = self._context(y, ir, text)
         maps = self._blend_maps(self.head(feats[-1]), ir)
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]

@@ -77,6 +77,12 @@ def edge_nano_agc(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**{**_NANO, "ir_black_level": True, **overrides})
 
 
+@MODELS.register("edge_nano_sp")
+def edge_nano_sp(**overrides: Any) -> EdgeFuseNet:
+    """``edge_nano`` with its own degradation prior (``prior_dim`` 16): statistics of the pair drive FiLM guides."""
+    return EdgeFuseNet(**{**_NANO, "prior_dim": 16, **overrides})
+
+
 @MODELS.register("edge_small")
 def edge_small(**overrides: Any) -> EdgeFuseNet:
     """Larger edge student: widths 24/48/96, deeper context, no text."""
@@ -97,7 +103,7 @@ def edge_teacher(**overrides: Any) -> EdgeFuseNet:
     return EdgeFuseNet(**kwargs)
 
 
-_CLASSES.update(edge_nano=EdgeFuseNet, edge_nano_rx=EdgeFuseNet, edge_nano_agc=EdgeFuseNet, edge_small=EdgeFuseNet,
+_CLASSES.update(edge_nano=EdgeFuseNet, edge_nano_rx=EdgeFuseNet, edge_nano_agc=EdgeFuseNet, edge_nano_sp=EdgeFuseNet, edge_small=EdgeFuseNet,
                 edge_teacher=EdgeFuseNet)
 
 

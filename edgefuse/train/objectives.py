@@ -191,14 +191,20 @@ class DistillObjective(Objective):
         if cfg.prior_share:
             if not trainer.teacher.text_dim:
                 raise ConfigError("--prior-share needs a text-guided teacher: its text embedding is the target")
-            self.prior_probe = nn.Linear(trainer.model.feature_channels[0], trainer.teacher.text_dim).to(trainer.device)
+            # a student with its own prior (prior_dim) is probed there; any other on its 1/8-level context
+            width = getattr(trainer.model, "prior_dim", None) or trainer.model.feature_channels[0]
+            self.prior_probe = nn.Linear(width, trainer.teacher.text_dim).to(trainer.device)
 
     def extra_parameters(self) -> list[nn.Parameter]:
         probe = list(self.prior_probe.parameters()) if self.prior_probe is not None else []
         return self.loss.adapter_parameters() + probe
 
-    def prior_term(self, feats_s: Sequence[Tensor], text: Tensor) -> Tensor:
-        """``1 - cos(probe(mean of the student's 1/8-level features), centred teacher text embedding)``, batch mean.
+    def prior_term(self, model: nn.Module, vis: Tensor, ir: Tensor, feats_s: Sequence[Tensor], text: Tensor
+                   ) -> Tensor:
+        """``1 - cos(probe(student prior), centred teacher text embedding)``, batch mean.
+
+        The student prior is the student's own (``model.degradation_prior``) where it has one (``prior_dim``),
+        otherwise the mean of its 1/8-level features.
 
         The prompts' embeddings share most of their direction (cosine 0.53-0.80 between the IVF events' prompts
         with MiniLM), so a constant guess would score well; the target is the embedding minus the running mean
@@ -210,7 +216,10 @@ class DistillObjective(Objective):
             batch_mean = text.mean(dim=0)
             self.text_mean = batch_mean if self.text_mean is None else 0.99 * self.text_mean + 0.01 * batch_mean
         centre = self.text_mean if self.text_mean is not None else text.mean(dim=0)
-        guess = self.prior_probe(feats_s[0].mean(dim=(2, 3)))
+        if getattr(model, "prior_dim", None):
+            guess = self.prior_probe(model.degradation_prior(vis, ir))
+        else:
+            guess = self.prior_probe(feats_s[0].mean(dim=(2, 3)))
         return (1.0 - F.cosine_similarity(guess, (text - centre).to(guess.dtype), dim=1)).mean()
 
     def _teacher_rows(self, batch: Mapping[str, Any], fused_s: Tensor, fused_t: Tensor, vis_t: Tensor,
@@ -253,7 +262,7 @@ class DistillObjective(Objective):
             fused_t, feats_t = tr.teacher(vis, ir, text, return_features=True)
         fused_s, feats_s = model(vis, ir, return_features=True)
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
-        prior = self.prior_term(feats_s, text) if self.prior_probe is not None else None
+        prior = self.prior_term(model, vis, ir, feats_s, text) if self.prior_probe is not None else None
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
         anchor = self.anchor_term(fused_s, batch, vis, ir)
         rows = self._teacher_rows(batch, fused_s, fused_t, vis_t, ir_t)

@@ -422,3 +422,62 @@ def test_edge_nano_exposure_onnx_matches_torch(tmp_path):
             assert np.abs(ref - plain(v, i).numpy()).max() > 0.05  # the stage changed the result
         got = sess.run(["fused"], {"vis": v.numpy(), "ir": i.numpy()})[0]
         assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_self_prior_student_starts_as_the_plain_student_and_reads_the_degradation():
+    """edge_nano_sp: same output as edge_nano with the same weights at the start; its descriptor sees each degradation."""
+    from edgefuse.data.degrade import degrade_pair
+
+    torch.manual_seed(0)
+    plain, sp = create_model("edge_nano").eval(), create_model("edge_nano_sp").eval()
+    missing = sp.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(("guides.", "prior_")) for k in missing)
+    torch.nn.init.normal_(sp.head.weight, std=0.1)  # a non-trivial blend, so that the comparison means something
+    plain.head.weight.data.copy_(sp.head.weight.data)
+    rng = np.random.default_rng(0)  # a scene of flat 8x8 blocks with a little grain, as in real pairs
+    vis_u8 = (np.kron(rng.random((8, 10, 3)), np.ones((8, 8, 1))) * 200 + 20 + rng.normal(0, 1, (64, 80, 3))).astype(np.uint8)
+    ir_u8 = (np.kron(rng.random((8, 10)), np.ones((8, 8))) * 200 + 20 + rng.normal(0, 1, (64, 80))).astype(np.uint8)
+    vis = torch.from_numpy(vis_u8.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    ir = torch.from_numpy(ir_u8.astype(np.float32) / 255)[None, None]
+    with torch.no_grad():
+        torch.testing.assert_close(sp(vis, ir), plain(vis, ir), atol=1e-6, rtol=1e-6)
+        with pytest.raises(ConfigError):
+            sp(vis, ir, torch.zeros(1, 16))  # still a text-free student
+        clean = sp.descriptor(vis, ir)[0]
+        assert clean.shape == (12,)
+        names = ["ir_mean", "y_mean", "ir_std", "y_std", "ir_lo_hi", "y_lo_hi", "ir_noise", "y_noise", "ir_edges",
+                 "y_edges", "clipped", "dark"]
+        moved = {}
+        for kind in ("ir_low_contrast", "ir_noise", "low_light", "over_exposure", "motion_blur"):
+            dv, di, _ = degrade_pair(vis_u8, ir_u8, kind, 3, np.random.default_rng(1))
+            v = torch.from_numpy(dv.astype(np.float32) / 255).permute(2, 0, 1)[None]
+            i = torch.from_numpy(di.astype(np.float32) / 255)[None, None]
+            moved[kind] = dict(zip(names, (sp.descriptor(v, i)[0] - clean).tolist()))
+    assert moved["ir_low_contrast"]["ir_std"] < -0.02 and moved["ir_low_contrast"]["ir_lo_hi"] > 0.05
+    assert moved["ir_noise"]["ir_noise"] > 0.1
+    assert moved["low_light"]["y_mean"] < -0.1 and moved["low_light"]["dark"] > 0.1
+    assert moved["over_exposure"]["clipped"] > 0.05
+    assert moved["motion_blur"]["y_noise"] < -0.05 and abs(moved["motion_blur"]["ir_noise"]) < 1e-6  # the grain blurred away
+    with pytest.raises(ConfigError, match="prior_dim"):
+        create_model("edge_nano", prior_dim=0)
+    with pytest.raises(ConfigError, match="teacher"):
+        create_model("edge_teacher", prior_dim=8)
+
+
+@pytest.mark.ort
+def test_self_prior_student_onnx_matches_torch(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = create_model("edge_nano_sp").eval()
+    for p in model.parameters():  # every guide and the gain active
+        p.data.add_(0.05 * torch.randn_like(p))
+    vis, ir = torch.rand(1, 3, 48, 64), torch.rand(1, 1, 48, 64)
+    path = tmp_path / "m.onnx"
+    _export_dynamic(model, (vis, ir), path)
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for h, w in ((48, 64), (40, 56)):
+        vis, ir = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
+        with torch.no_grad():
+            ref = model(vis, ir).numpy()
+        out = sess.run(None, {"vis": vis.numpy(), "ir": ir.numpy()})[0]
+        np.testing.assert_allclose(out, ref, atol=2e-5)

@@ -368,9 +368,10 @@ def test_prior_term_regresses_the_centred_teacher_text(tmp_path, data):
     feats = [torch.zeros(2, 8, 4, 4)]
     with torch.no_grad():
         obj.prior_probe = Fixed(text - obj.text_mean)
-        assert float(obj.prior_term(feats, text)) == pytest.approx(0.0, abs=1e-5)
+        pair = (torch.zeros(2, 3, 8, 8), torch.zeros(2, 1, 8, 8))
+        assert float(obj.prior_term(trainer.model, *pair, feats, text)) == pytest.approx(0.0, abs=1e-5)
         obj.prior_probe = Fixed(text)
-        assert float(obj.prior_term(feats, text)) > 1e-3
+        assert float(obj.prior_term(trainer.model, *pair, feats, text)) > 1e-3
 
 
 def test_prior_share_needs_a_text_teacher_and_distillation(tmp_path, data):
@@ -380,3 +381,25 @@ def test_prior_share_needs_a_text_teacher_and_distillation(tmp_path, data):
         TrainConfig(mode="student", prior_share=0.3)
     with pytest.raises(ConfigError, match="needs a text-guided teacher"):
         Trainer(_distill_cfg(tmp_path, data, prior_share=0.3, name="np"))
+
+
+def test_prior_term_trains_a_students_own_prior(tmp_path, data):
+    """edge_nano_sp: the probe reads the student's own prior, whose MLP the prior term trains; the saved student
+    keeps the prior (it fuses with it, without text) and not the probe."""
+    pytest.importorskip("sentence_transformers")
+    teacher = train(_teacher(tmp_path, data, "oracle"))
+    sp = {**TINY, "model": "edge_nano_sp", "model_config": {"widths": (8, 8, 8), "prior_dim": 4}}
+    cfg = TrainConfig(mode="distill", teacher=str(teacher), data=(data,), iters=4, grad_share_every=2,
+                      degrade_types=("ir_noise", "low_light"), clean_ratio=0.0, prior_share=0.3,
+                      out=str(tmp_path / "sp"), **sp)
+    trainer = Trainer(cfg)
+    assert trainer.objective.prior_probe.in_features == 4
+    start = {k: v.clone() for k, v in trainer.model.prior_head.state_dict().items()}
+    weights = train(cfg)
+    model, card = load_checkpoint(weights)
+    assert model.prior_dim == 4 and not any(k.startswith("prior_probe") for k in model.state_dict())
+    assert any(not torch.equal(start[k], v) for k, v in model.prior_head.state_dict().items())
+    rows = [r for r in csv.DictReader(open(tmp_path / "sp" / "log.csv")) if r.get("gshare_prior")]
+    assert rows and all(float(r["gshare_prior"]) > 0.01 for r in rows)
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 32, 32), torch.rand(1, 1, 32, 32)).shape == (1, 3, 32, 32)
