@@ -34,7 +34,7 @@ from torch import nn
 
 from edgefuse.errors import ConfigError
 from edgefuse.models.contract import FusionModel
-from edgefuse.models.layers.guide import TextGuide
+from edgefuse.models.layers.guide import PriorGuide, TextGuide
 from edgefuse.models.layers.tracing import exporting
 
 _LUMA = (0.299, 0.587, 0.114)
@@ -71,6 +71,7 @@ _STRIPE_WIDTH, _STRIPE_CLIP, _STRIPE_FROM = 9, 3.0, 0.0026
 # roadscene/train and m3svd/stream and their clean pairs (benchmarks/results/vis_exposure_train.md)
 _CLIP_LEVEL, _CLIP_WINDOW, _CLIP_FROM = 254.0 / 255.0, 31, 0.5
 _DESCRIPTOR = 12  # numbers per pair in EdgeFuseNet.descriptor
+_PRIOR_HIDDEN = 16  # hidden width of the student prior's MLP
 _DARK_LEVEL = 16.0 / 255.0  # a visible pixel under this luminance counts as dark
 _LOG_FLOOR = 1e-4  # the descriptor's noise and edge levels are taken as log10(level + floor)
 
@@ -178,10 +179,11 @@ class EdgeFuseNet(FusionModel):
         prior_dim: A *student's* own degradation prior (``None``: none). The student cannot be told the
             degradation as the teacher is; with ``prior_dim`` it reads it from the inputs: a 12-number
             descriptor of each raw pair (:meth:`descriptor`: IR and visible mean, spread, black/white block
-            ratio, clipped and dark shares, flat-pixel noise level and edge energy) feeds a 12-32-``prior_dim``
-            MLP whose output takes the place of the teacher's text embedding in the same four FiLM guides, and
-            a per-image IR contrast gain (as ``ir_gain``, read from the prior). The guides' and the gain's last
-            layers start at zero, so the network starts as the plain student. ``edgefuse distill
+            ratio, clipped and dark shares, flat-pixel noise level and edge energy) feeds a 12-16-``prior_dim``
+            MLP whose output takes the place of the teacher's text embedding at the same four insertion
+            points, each a one-layer FiLM (``PriorGuide``), and drives a per-image IR contrast gain (as
+            ``ir_gain``). The FiLM layers and the gain start at zero, so the network starts as the plain
+            student. ``edgefuse distill
             --prior-share`` trains the prior to predict the teacher's (centred) text embedding through a
             linear probe, the textual prior distilled into the student's own. ONNX: reductions on the inputs
             (a stride-4 noise and Sobel conv, an 8x8 AveragePool) and per-channel scales.
@@ -266,19 +268,19 @@ class EdgeFuseNet(FusionModel):
             raise ConfigError("prior_dim is a student's own prior: a text-guided teacher (text_dim) takes its text")
         if prior_dim is not None and (isinstance(prior_dim, bool) or not isinstance(prior_dim, int) or prior_dim < 1):
             raise ConfigError(f"prior_dim takes a positive integer, got {prior_dim!r}")
-        guide_dim = text_dim if text_dim is not None else prior_dim
-        if guide_dim is not None:
-            if not residual_channels:
-                raise ConfigError("a guided EdgeFuseNet needs residual_channels > 0 for its fourth guide")
-            self.guides = nn.ModuleList(TextGuide(guide_dim, c) for c in self.feature_channels)
+        if (text_dim is not None or prior_dim is not None) and not residual_channels:
+            raise ConfigError("a guided EdgeFuseNet needs residual_channels > 0 for its fourth guide")
+        if text_dim is not None:
+            self.guides = nn.ModuleList(TextGuide(text_dim, c) for c in self.feature_channels)
         self.prior_dim = prior_dim
         self.prior_head = self.prior_gain = None
-        if prior_dim is not None:
-            self.prior_head = nn.Sequential(nn.Linear(_DESCRIPTOR, 32), nn.ReLU(), nn.Linear(32, prior_dim), nn.Tanh())
+        if prior_dim is not None:  # guides and gain start at zero: the network starts as the plain student
+            self.guides = nn.ModuleList(PriorGuide(prior_dim, c) for c in self.feature_channels)
+            self.prior_head = nn.Sequential(nn.Linear(_DESCRIPTOR, _PRIOR_HIDDEN), nn.ReLU(),
+                                            nn.Linear(_PRIOR_HIDDEN, prior_dim), nn.Tanh())
             self.prior_gain = nn.Linear(prior_dim, 1)
-            for module in [g.mlp[2] for g in self.guides] + [self.prior_gain]:  # start as the plain student
-                nn.init.zeros_(module.weight)
-                nn.init.zeros_(module.bias)
+            nn.init.zeros_(self.prior_gain.weight)
+            nn.init.zeros_(self.prior_gain.bias)
 
     def _guide(self, level: int, x: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
         if self.guides is None:

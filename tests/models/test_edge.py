@@ -442,7 +442,7 @@ def test_self_prior_student_starts_as_the_plain_student_and_reads_the_degradatio
     with torch.no_grad():
         torch.testing.assert_close(sp(vis, ir), plain(vis, ir), atol=1e-6, rtol=1e-6)
         with pytest.raises(ConfigError):
-            sp(vis, ir, torch.zeros(1, 16))  # still a text-free student
+            sp(vis, ir, torch.zeros(1, 4))  # still a text-free student
         clean = sp.descriptor(vis, ir)[0]
         assert clean.shape == (12,)
         names = ["ir_mean", "y_mean", "ir_std", "y_std", "ir_lo_hi", "y_lo_hi", "ir_noise", "y_noise", "ir_edges",
@@ -458,6 +458,8 @@ def test_self_prior_student_starts_as_the_plain_student_and_reads_the_degradatio
     assert moved["low_light"]["y_mean"] < -0.1 and moved["low_light"]["dark"] > 0.1
     assert moved["over_exposure"]["clipped"] > 0.05
     assert moved["motion_blur"]["y_noise"] < -0.05 and abs(moved["motion_blur"]["ir_noise"]) < 1e-6  # the grain blurred away
+    # DTPF's budget: at most a tenth of the teacher's parameters
+    assert count_params(sp) == 20293 and count_params(sp) <= 0.1 * count_params(create_model("edge_teacher"))
     with pytest.raises(ConfigError, match="prior_dim"):
         create_model("edge_nano", prior_dim=0)
     with pytest.raises(ConfigError, match="teacher"):

@@ -28,3 +28,23 @@ class TextGuide(nn.Module):
         """Modulate ``x`` (N, C, H, W) with ``text`` (N, text_dim)."""
         gamma, beta = self.mlp(text.to(x.dtype)).chunk(2, dim=1)
         return gamma[:, :, None, None] * x + beta[:, :, None, None]
+
+
+class PriorGuide(nn.Module):
+    """FiLM from a student's own small prior vector: ``[gamma, beta] = Linear(prior_dim -> 2C)(p)``, zero at the start.
+
+    One linear layer instead of the text Guide's MLP: the prior is a few numbers (not a 384- or 512-wide
+    sentence embedding), and the student's parameter budget is a tenth of the teacher's. Used residually
+    (``x + gamma * x + beta``) like the teacher's guides, so the untrained guide is the identity.
+    """
+
+    def __init__(self, prior_dim: int, dim: int) -> None:
+        super().__init__()
+        self.film = nn.Linear(prior_dim, 2 * dim)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        """Modulate ``x`` (N, C, H, W) with ``prior`` (N, prior_dim)."""
+        gamma, beta = self.film(prior.to(x.dtype)).chunk(2, dim=1)
+        return gamma[:, :, None, None] * x + beta[:, :, None, None]
