@@ -33,6 +33,12 @@ def test_arms_differ_only_in_what_they_ablate(ablation, tmp_path):
     assert [a for a in prior if a not in strip][:-1] == calibrated[:-1]
     assert cmds["student_distilled_dtpf"][cmds["student_distilled_dtpf"].index("--recipe") + 1] == "dtpf"
     assert "--prior-share" not in calibrated and "--prior-share" not in cmds["student_plain"]
+    # the own-prior arms: edge_nano_sp instead of edge_nano, otherwise the plain and the prior arm's commands
+    sp_plain, sp_kd = cmds["student_plain_sp"], cmds["student_distilled_sp"]
+    assert sp_plain[sp_plain.index("--model") + 1] == sp_kd[sp_kd.index("--model") + 1] == "edge_nano_sp"
+    swap = {"edge_nano_sp": "edge_nano"}
+    assert [swap.get(a, a) for a in sp_plain][:-1] == cmds["student_plain"][:-1]
+    assert [swap.get(a, a) for a in sp_kd][:-1] == prior[:-1]
     for cmd in cmds.values():  # every arm: the same iterations, batch, crop, seed and degradations
         for flag, value in (("--iters", "800"), ("--batch", "8"), ("--crop", "96"), ("--seed", "2"),
                             ("--degrade", "all")):
