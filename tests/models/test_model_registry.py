@@ -13,7 +13,7 @@ STUDENT_PARAMS = 4_371_772
 
 
 def test_registered_names() -> None:
-    assert MODELS.names() == ["dtpf_student", "dtpf_teacher", "edge_nano", "edge_nano_agc", "edge_nano_rx", "edge_small", "edge_teacher"]
+    assert MODELS.names() == ["dtpf_student", "dtpf_teacher", "edge_nano", "edge_nano_agc", "edge_nano_rx", "edge_nano_sp", "edge_small", "edge_teacher"]
 
 
 def test_teacher_param_count(teacher: DTPF) -> None:
