@@ -325,13 +325,17 @@ class EdgeFuseNet(FusionModel):
         return (m_ir[:, :, None, None] + gain[:, :, None, None] * (ir - m_ir[:, :, None, None])).clamp(0.0, 1.0)
 
     @staticmethod
+    def _block_levels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Darkest and brightest 8x8 block mean of each image and channel (N,C,1,1); the brightest floored at 1/255."""
+        # an export always pools (its smallest dynamic size is above one block); eager takes tiny inputs as they are
+        tiny = not exporting() and min(x.shape[-2:]) < _BLOCK
+        blocks = x if tiny else F.avg_pool2d(x, _BLOCK)
+        return blocks.amin(dim=(2, 3), keepdim=True), blocks.amax(dim=(2, 3), keepdim=True).clamp_min(_MIN_RANGE)
+
+    @staticmethod
     def _remove_black_level(ir: torch.Tensor) -> torch.Tensor:
         """``(ir - s lo) hi / (hi - s lo)``: ``lo``/``hi`` the min/max 8x8 block mean, ``s`` the ramp of ``lo / hi``."""
-        # an export always pools (its smallest dynamic size is above one block); eager takes tiny inputs as they are
-        tiny = not exporting() and min(ir.shape[-2:]) < _BLOCK
-        blocks = ir if tiny else F.avg_pool2d(ir, _BLOCK)
-        lo = blocks.amin(dim=(2, 3), keepdim=True)
-        hi = blocks.amax(dim=(2, 3), keepdim=True).clamp_min(_MIN_RANGE)
+        lo, hi = EdgeFuseNet._block_levels(ir)
         strength = ((lo / hi - _PEDESTAL_FROM) / (_PEDESTAL_FULL - _PEDESTAL_FROM)).clamp(0.0, 1.0)
         pedestal = strength * lo
         return ((ir - pedestal) * (hi / (hi - pedestal).clamp_min(_MIN_RANGE))).clamp(0.0, 1.0)
@@ -438,9 +442,7 @@ class EdgeFuseNet(FusionModel):
         src = torch.cat([ir, y], dim=1)
         mean = src.mean(dim=(2, 3), keepdim=True)
         std = ((src - mean) ** 2).mean(dim=(2, 3), keepdim=True).clamp_min(1e-8).sqrt()
-        blocks = src if not exporting() and min(src.shape[-2:]) < _BLOCK else F.avg_pool2d(src, _BLOCK)
-        lo = blocks.amin(dim=(2, 3), keepdim=True)
-        hi = blocks.amax(dim=(2, 3), keepdim=True).clamp_min(_MIN_RANGE)
+        lo, hi = self._block_levels(src)
         sigma_flat, _ = self.noise_levels(src)
         grad = F.conv2d(src, self.sobel[:4], stride=4, groups=2).abs()
         n, _, h, w = grad.shape
