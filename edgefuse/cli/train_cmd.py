@@ -123,6 +123,9 @@ def train_cmd(mode: str, **kwargs: Any) -> None:
 @click.option("--prior-share", type=float,
               help="Regress the teacher's text embedding from the student's global context (a training-only "
                    "probe), with this share of the fusion term's gradient norm (default 0: off).")
+@click.option("--map-share", type=float,
+              help="Match the teacher's blend maps (IR base weight, IR and visible detail gains; edge models), with "
+                   "this share of the fusion term's gradient norm (default 0: off).")
 @click.option("--fixed-adapters", "fixed", is_flag=True,
               help="Keep the teacher->student adapters at their random init, as DTPF's code does.")
 def distill_cmd(fixed: bool, **kwargs: Any) -> None:

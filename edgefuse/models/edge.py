@@ -190,6 +190,7 @@ class EdgeFuseNet(FusionModel):
     """
 
     size_multiple = 1
+    decision_maps = True  # forward(..., return_features=True, return_maps=True) gives the blend maps too
 
     def __init__(
         self,
@@ -470,14 +471,17 @@ class EdgeFuseNet(FusionModel):
 
     def forward(
         self, vis: torch.Tensor, ir: torch.Tensor, text: torch.Tensor | None = None,
-        return_features: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        return_features: bool = False, return_maps: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]] | tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """Fuse ``vis`` (N,3,H,W) and ``ir`` (N,1,H,W) in [0,1] into (N,3,H,W) RGB.
 
         ``text`` (N, text_dim) is required by a teacher (``text_dim`` set) and refused by a
         student, as for every :class:`FusionModel`. With ``return_features`` the features are
         [1/8, 1/4, 1/2 resolution context, full-resolution residual hidden] (channels
-        ``feature_channels``).
+        ``feature_channels``). With ``return_maps`` as well, the decision maps come third: the
+        sigmoid of the head at 1/2 resolution (N,3,H/2,W/2), the IR base weight ``w`` and the IR and
+        visible detail gains ``a / 2``, ``b / 2`` before upsampling (what ``edgefuse distill
+        --map-share`` matches between teacher and student).
 
         Raises:
             ShapeMismatchError: Inputs of the wrong rank, channels, size or batch.
@@ -506,7 +510,8 @@ class EdgeFuseNet(FusionModel):
             gain = torch.exp(1.5 * torch.tanh(self.prior_gain(text)))[:, :, None, None]
             ir = (m_ir + gain * (ir - m_ir)).clamp(0.0, 1.0)
         feats = self._context(y, ir, text)
-        maps = self._blend_maps(self.head(feats[-1]), ir)
+        head = self.head(feats[-1])
+        maps = self._blend_maps(head, ir)
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]
         src = torch.cat([ir, y], dim=1)
         base = self._lowpass(F.pad(src, (2, 2, 2, 2), mode="replicate"))
@@ -525,5 +530,7 @@ class EdgeFuseNet(FusionModel):
             out = out.clamp(0.0, 1.0)
         if return_features:
             feats.append(full if full is not None else _up_to(feats[-1], ir))
+            if return_maps:
+                return out, feats, torch.sigmoid(head)
             return out, feats
         return out

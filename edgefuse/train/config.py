@@ -86,6 +86,9 @@ class TrainConfig:
     # student's global context (the 1/8-level feature mean); its weight gives it this share of the fusion
     # term's gradient norm, set on the first batches like the calibrated weights (0 = off)
     prior_share: float = 0.0
+    # the teacher's decisions: L1 between the student's and the teacher's blend maps (IR base weight, IR and
+    # visible detail gains; both EdgeFuseNet), with this share of the fusion term's gradient norm (0 = off)
+    map_share: float = 0.0
     trainable_adapters: bool = True
     grad_share_every: int = 50  # log each loss term's share of the gradient norm every N iterations
     # where the teacher terms act: "all" samples, only the "degraded" ones (the teacher's output and
@@ -149,6 +152,10 @@ class TrainConfig:
             raise ConfigError(f"prior_share must be in [0, 10] (0 = off), got {self.prior_share}")
         if self.prior_share and self.mode != "distill":
             raise ConfigError("prior_share is for distillation (the teacher's text is its target)")
+        if not 0 <= self.map_share <= 10:
+            raise ConfigError(f"map_share must be in [0, 10] (0 = off), got {self.map_share}")
+        if self.map_share and self.mode != "distill":
+            raise ConfigError("map_share is for distillation (the teacher's blend maps are its target)")
         if self.grad_share_every < 0:
             raise ConfigError(f"grad_share_every must be >= 0 (0 = off), got {self.grad_share_every}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

@@ -165,6 +165,15 @@ class DistillObjective(Objective):
     exists in training only (like the adapters; the saved student is unchanged). Its weight gives it
     ``prior_share`` of the fusion term's gradient norm on the first batches. After FitNets' student-side
     regressor (Romero et al., ICLR 2015), with the text embedding as the hint.
+
+    ``map_share`` > 0 adds the map term: L1 between the student's and the teacher's decision maps (the
+    sigmoid blend maps of two :class:`~edgefuse.models.edge.EdgeFuseNet`: IR base weight, IR and visible
+    detail gains, at 1/2 resolution), on the samples the teacher terms act on, with ``map_share`` of the
+    fusion term's gradient norm on the first batches. The text-guided edge teacher fuses by choosing its
+    source per degradation (e.g. the visible alone under IR noise, the IR alone under over-exposure); the
+    output term tells the student *what* the teacher produced, this one *which source* it took, a target the
+    student's own blend can reach exactly. A hint on the last decision layer, as FitNets' hints are on a
+    middle one.
     """
 
     name = "distill"
@@ -194,6 +203,12 @@ class DistillObjective(Objective):
             # a student with its own prior (prior_dim) is probed there; any other on its 1/8-level context
             width = getattr(trainer.model, "prior_dim", None) or trainer.model.feature_channels[0]
             self.prior_probe = nn.Linear(width, trainer.teacher.text_dim).to(trainer.device)
+        self.w_maps = 0.0
+        if cfg.map_share:
+            for role, net in (("teacher", trainer.teacher), ("student", trainer.model)):
+                if not getattr(net, "decision_maps", False):
+                    raise ConfigError(f"--map-share needs blend maps on both sides; the {role} "
+                                      f"({type(net).__name__}) has none (edge models have them)")
 
     def extra_parameters(self) -> list[nn.Parameter]:
         probe = list(self.prior_probe.parameters()) if self.prior_probe is not None else []
@@ -251,16 +266,24 @@ class DistillObjective(Objective):
         return sample_rows(batch, fused_s.shape[0], clean=on == "clean")
 
     def _raw_terms(self, model: nn.Module, batch: Mapping[str, Any]
-                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None, Tensor | None]:
+                   ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None, Tensor | None, Tensor | None]:
         """(fusion, unweighted feature and output terms, fusion parts, weighted anchor term or None, unweighted
-        prior term (all samples) or None without ``prior_share``)."""
+        prior term (all samples) or None without ``prior_share``, unweighted map term or None without
+        ``map_share``)."""
         tr = self.trainer
         vis, ir = inputs(batch, tr.device)
         vis_t, ir_t = targets(batch, tr.device)
         text = tr.text_for(batch)
+        maps_s = maps_t = None
         with torch.no_grad():
-            fused_t, feats_t = tr.teacher(vis, ir, text, return_features=True)
-        fused_s, feats_s = model(vis, ir, return_features=True)
+            if tr.cfg.map_share:
+                fused_t, feats_t, maps_t = tr.teacher(vis, ir, text, return_features=True, return_maps=True)
+            else:
+                fused_t, feats_t = tr.teacher(vis, ir, text, return_features=True)
+        if tr.cfg.map_share:
+            fused_s, feats_s, maps_s = model(vis, ir, return_features=True, return_maps=True)
+        else:
+            fused_s, feats_s = model(vis, ir, return_features=True)
         self.loss._check(fused_s, fused_t, feats_s, feats_t)
         prior = self.prior_term(model, vis, ir, feats_s, text) if self.prior_probe is not None else None
         base, parts = self.loss.base(fused_s, vis_t, ir_t)
@@ -270,22 +293,27 @@ class DistillObjective(Objective):
             parts = {**parts, "teacher_rows": torch.tensor(rows.numel() / fused_s.shape[0])}
         if rows is not None and rows.numel() == 0:  # no sample the teacher acts on: no teacher term
             zero = fused_s.sum() * 0.0
-            return base, zero, zero, parts, anchor, prior
+            return base, zero, zero, parts, anchor, prior, (zero if maps_s is not None else None)
         if rows is not None:
             rows = rows.to(fused_s.device)
             fused_s, fused_t = fused_s[rows], fused_t[rows]
             feats_s, feats_t = [f[rows] for f in feats_s], [f[rows] for f in feats_t]
+            if maps_s is not None and maps_t is not None:
+                maps_s, maps_t = maps_s[rows], maps_t[rows]
         feat = self.loss.feature_loss(feats_s, feats_t)
         if self.res_beta > 0:
             res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
         else:
             res = F.l1_loss(fused_s, fused_t.detach())
-        return base, feat, res, parts, anchor, prior
+        maps = F.l1_loss(maps_s, maps_t.detach()) if maps_s is not None and maps_t is not None else None
+        return base, feat, res, parts, anchor, prior, maps
 
     def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        base, feat, res, parts, anchor, prior = self._raw_terms(model, batch)
+        base, feat, res, parts, anchor, prior, maps = self._raw_terms(model, batch)
         lw = self.loss
         terms = {"fusion": lw.w_base * base, "feat": lw.w_feat * feat, "res": lw.w_res * res}
+        if maps is not None:
+            terms["maps"] = self.w_maps * maps
         if prior is not None:
             terms["prior"] = self.w_prior * prior
             parts["prior_cos"] = (1.0 - prior).detach()
@@ -297,15 +325,18 @@ class DistillObjective(Objective):
         """Set w_feat / w_res from gradient norms on ``batches`` (the calibrated recipe; once per run)."""
         cfg = self.trainer.cfg
         needs_prior = self.prior_probe is not None and not self.w_prior
-        if self.calibrated and not needs_prior:
+        needs_maps = bool(cfg.map_share) and not self.w_maps
+        if self.calibrated and not needs_prior and not needs_maps:
             return
         params = [p for p in model.parameters() if p.requires_grad]
-        norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0, "prior": 0.0}
+        norms = {"fusion": 0.0, "feat": 0.0, "res": 0.0, "prior": 0.0, "maps": 0.0}
         for batch in batches:
-            base, feat, res, _, _, prior = self._raw_terms(model, batch)
+            base, feat, res, _, _, prior, maps = self._raw_terms(model, batch)
             named = [("fusion", base), ("feat", feat), ("res", res)]
             if prior is not None:
                 named.append(("prior", prior))
+            if maps is not None:
+                named.append(("maps", maps))
             for key, term in named:
                 grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
                 norms[key] += float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
@@ -315,6 +346,11 @@ class DistillObjective(Objective):
             self.w_prior = cfg.prior_share * fusion / max(norms["prior"], 1e-8 * max(fusion, 1e-8))
             self.calibration["w_prior"] = self.w_prior
             self.calibration["grad_norm_prior_unit"] = norms["prior"] / len(batches)
+        if needs_maps:
+            # the maps differ from the first step on (the teacher chose its sources; the student starts at 0.5)
+            self.w_maps = cfg.map_share * fusion / max(norms["maps"], 1e-8 * max(fusion, 1e-8))
+            self.calibration["w_maps"] = self.w_maps
+            self.calibration["grad_norm_maps_unit"] = norms["maps"] / len(batches)
         if self.calibrated:
             return
         for key, given in (("res", cfg.w_res), ("feat", cfg.w_feat)):
@@ -340,6 +376,8 @@ class DistillObjective(Objective):
                  "calibrated": self.calibrated, "calibration": self.calibration}
         if self.prior_probe is not None:
             state.update(prior_probe=self.prior_probe.state_dict(), w_prior=self.w_prior, text_mean=self.text_mean)
+        if self.trainer.cfg.map_share:
+            state["w_maps"] = self.w_maps
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -354,6 +392,8 @@ class DistillObjective(Objective):
                 self.prior_probe.load_state_dict(state["prior_probe"])
                 self.w_prior = float(state["w_prior"])
                 self.text_mean = state.get("text_mean")
+            if self.trainer.cfg.map_share and "w_maps" in state:
+                self.w_maps = float(state["w_maps"])
         else:  # a last.pt written before objectives existed: the DistillLoss state alone
             self.loss.load_state_dict(state)
 
@@ -363,7 +403,9 @@ class DistillObjective(Objective):
                 "calibration": {k: round(v, 6) for k, v in self.calibration.items()},
                 "teacher_text": self.trainer.cfg.teacher_text, "teacher_on": self.trainer.cfg.teacher_on,
                 **({"prior_share": self.trainer.cfg.prior_share, "w_prior": round(self.w_prior, 6)}
-                   if self.prior_probe is not None else {})}
+                   if self.prior_probe is not None else {}),
+                **({"map_share": self.trainer.cfg.map_share, "w_maps": round(self.w_maps, 6)}
+                   if self.trainer.cfg.map_share else {})}
 
 
 OBJECTIVES = {"student": StudentObjective, "teacher": TeacherObjective, "distill": DistillObjective}

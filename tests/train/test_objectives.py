@@ -181,15 +181,15 @@ def test_teacher_on_degraded_leaves_clean_samples_to_the_fusion_loss(tmp_path, d
     model = trainer.model
     # all clean: no teacher term at all (zero, and no gradient through it)
     clean = {**batch, "degradation": ["clean"] * n}
-    _, feat, res, _, _, _ = obj._raw_terms(model, clean)
+    _, feat, res, _, _, _ = obj._raw_terms(model, clean)[:6]
     assert feat.item() == 0.0 and res.item() == 0.0
     # one degraded sample: the terms equal those of that sample alone under teacher_on "all"
     one = {**batch, "degradation": ["ir_noise"] + ["clean"] * (n - 1)}
-    _, feat1, res1, _, _, _ = obj._raw_terms(model, one)
+    _, feat1, res1, _, _, _ = obj._raw_terms(model, one)[:6]
     object.__setattr__(trainer.cfg, "teacher_on", "all")  # the same objective, teacher terms on every sample
     alone = {k: (v[:1] if isinstance(v, (torch.Tensor, list)) else v)
              for k, v in batch.items()}
-    _, feat_a, res_a, _, _, _ = obj._raw_terms(model, alone)
+    _, feat_a, res_a, _, _, _ = obj._raw_terms(model, alone)[:6]
     torch.testing.assert_close(res1, res_a)
     torch.testing.assert_close(feat1, feat_a)
     assert res1.item() > 0
@@ -208,13 +208,13 @@ def test_teacher_on_clean_anchors_the_clean_samples_only(tmp_path, data):
     obj, model = trainer.objective, trainer.model
     batch = next(trainer._batches())
     n = batch["vis"].shape[0]
-    _, feat, res, _, _, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})
+    _, feat, res, _, _, _ = obj._raw_terms(model, {**batch, "degradation": ["ir_noise"] * n})[:6]
     assert feat.item() == 0.0 and res.item() == 0.0  # no clean sample: no teacher term
     mixed = {**batch, "degradation": ["ir_noise"] * (n - 1) + ["clean"]}
-    _, _, res_mixed, _, _, _ = obj._raw_terms(model, mixed)
+    _, _, res_mixed, _, _, _ = obj._raw_terms(model, mixed)[:6]
     object.__setattr__(trainer.cfg, "teacher_on", "all")
     last = {k: (v[-1:] if isinstance(v, (torch.Tensor, list)) else v) for k, v in batch.items()}
-    _, _, res_last, _, _, _ = obj._raw_terms(model, last)
+    _, _, res_last, _, _, _ = obj._raw_terms(model, last)[:6]
     torch.testing.assert_close(res_mixed, res_last)  # the clean sample's term alone
 
 
@@ -246,12 +246,12 @@ def test_teacher_on_better_distils_only_where_the_teacher_has_the_lower_fusion_l
     trainer.teacher = Stepped()
     teacher_lower = per_sample_fusion_loss(shifted, vis_t, ir_t, trainer.default_weights) < per.detach()
     assert teacher_lower.tolist() == [False] + [True] * (fused.shape[0] - 1)
-    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)[:6]
     assert parts["teacher_rows"].item() == pytest.approx((fused.shape[0] - 1) / fused.shape[0])
     torch.testing.assert_close(res, torch.nn.functional.l1_loss(fused[1:].detach(), shifted[1:]))
     # every sample up the loss: no teacher term at all
     shifted = (fused + step).detach()
-    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(model, batch)[:6]
     assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
     # the gate needs no degraded inputs, and the card records it
     TrainConfig(mode="distill", teacher="t.safetensors", teacher_on="better", data=(data,))
@@ -289,11 +289,11 @@ def test_teacher_on_scored_distils_only_where_the_teacher_scores_higher(tmp_path
     teacher_out = sharp.clone()
     teacher_out[0] = blur(blur(blur(sharp)))[0]
     trainer.teacher = Fixed(real, teacher_out)
-    _, _, res, parts, _, _ = obj._raw_terms(student, batch)
+    _, _, res, parts, _, _ = obj._raw_terms(student, batch)[:6]
     assert parts["teacher_rows"].item() == pytest.approx(0.5)
     torch.testing.assert_close(res, torch.nn.functional.l1_loss(blur(sharp)[1:], teacher_out[1:]))
     trainer.teacher = Fixed(real, blur(blur(sharp)))  # blurrier everywhere: no teacher term
-    _, feat, res, parts, _, _ = obj._raw_terms(student, batch)
+    _, feat, res, parts, _, _ = obj._raw_terms(student, batch)[:6]
     assert feat.item() == 0.0 and res.item() == 0.0 and parts["teacher_rows"].item() == 0.0
 
 
@@ -403,3 +403,42 @@ def test_prior_term_trains_a_students_own_prior(tmp_path, data):
     assert rows and all(float(r["gshare_prior"]) > 0.01 for r in rows)
     with torch.no_grad():
         assert model(torch.rand(1, 3, 32, 32), torch.rand(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_map_term_pulls_the_students_blend_maps_to_the_teachers(tmp_path, data):
+    """--map-share: the student's decision maps move towards the teacher's, the term is logged with its share and
+    recorded on the card; with the term off the maps are not returned or matched."""
+    pytest.importorskip("sentence_transformers")
+    teacher = train(_teacher(tmp_path, data, "oracle"))
+    tmodel, tcard = load_checkpoint(teacher)
+    with torch.no_grad():  # a teacher with decided maps: IR base weight near 1, detail gains at their extremes
+        tmodel.head.bias.copy_(torch.tensor([4.0, -4.0, 4.0]))
+    teacher = save_checkpoint(tmodel, teacher, tcard["architecture"], tcard.get("config"),
+                              {k: v for k, v in tcard.items() if k not in ("architecture", "config", "sha256")})
+    tmodel, _ = load_checkpoint(teacher)
+    cfg = TrainConfig(mode="distill", teacher=str(teacher), data=(data,), iters=6, grad_share_every=2,
+                      degrade_types=("ir_noise",), clean_ratio=0.0, map_share=1.0, out=str(tmp_path / "m"),
+                      **{**TINY, "lr": 2e-2})
+    trainer = Trainer(cfg)
+    vis, ir = torch.rand(2, 3, 32, 32), torch.rand(2, 1, 32, 32)
+    text = torch.zeros(2, tmodel.text_dim)
+    with torch.no_grad():
+        maps_t = tmodel(vis, ir, text, return_features=True, return_maps=True)[2]
+        before = (trainer.model(vis, ir, return_features=True, return_maps=True)[2] - maps_t).abs().mean()
+    model, card = load_checkpoint(train(cfg))
+    with torch.no_grad():
+        out, feats, maps_s = model(vis, ir, return_features=True, return_maps=True)
+    assert maps_s.shape == (2, 3, 16, 16) and float((maps_s - maps_t).abs().mean()) < float(before)
+    rows = [r for r in csv.DictReader(open(tmp_path / "m" / "log.csv")) if r.get("gshare_maps")]
+    assert rows and all(float(r["gshare_maps"]) > 0.01 for r in rows)
+    assert card["training"]["map_share"] == 1.0 and card["training"]["w_maps"] > 0
+
+
+def test_map_share_needs_blend_maps_on_both_sides(tmp_path, data):
+    teacher = train(_teacher(tmp_path, data, "oracle"))
+    cfg = TrainConfig(mode="distill", teacher=str(teacher), data=(data,), iters=2, map_share=1.0,
+                      out=str(tmp_path / "d"), **{**TINY, "model": "dtpf_student", "model_config": {}})
+    with pytest.raises(ConfigError, match="blend maps on both sides; the student"):
+        Trainer(cfg)
+    with pytest.raises(ConfigError, match="map_share is for distillation"):
+        TrainConfig(mode="student", data=(data,), map_share=1.0)
