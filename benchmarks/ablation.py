@@ -13,6 +13,8 @@ Arms (IVF, degradation-aware training with clean targets, the same iterations, c
                             FiLM guides and an IR gain), fusion loss only
     student_distilled_sp    edge_nano_sp distilled from teacher_text, calibrated recipe plus the prior term, which
                             trains the student's prior to predict the teacher's text embedding
+    student_distilled_sp_maps  the same plus the blend-map term (--map-share 1.0): the student's per-pixel
+                            blend maps (which source it takes where) are pulled to the teacher's
 
 Every arm is trained with each seed of ``--seeds``; runs resume from their ``last.pt`` after a stop,
 and finished runs are skipped. Evaluation: ``msrs/test`` and ``roadscene/test`` (clean, sources as
@@ -44,10 +46,14 @@ DATA = ROOT.parent / "shared" / "data"
 IVF_TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
 TEST_SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
 ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
-        "student_distilled_prior", "student_plain_sp", "student_distilled_sp")
-DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior", "student_distilled_sp")
+        "student_distilled_prior", "student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")
+DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior", "student_distilled_sp",
+             "student_distilled_sp_maps")
 PLAIN = ("student_plain", "student_plain_sp")
+OWN_PRIOR = ("student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")  # edge_nano_sp arms
+PRIOR_TERM = ("student_distilled_prior", "student_distilled_sp", "student_distilled_sp_maps")
 PRIOR_SHARE = 0.3
+MAP_SHARE = 1.0
 METRICS = ("VIF", "Qabf", "SSIM")
 # t_{0.975, n-1} for the 95 % interval of a mean over n seeds
 T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
@@ -62,13 +68,14 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
     if arm.startswith("teacher"):
         text = "oracle" if arm == "teacher_text" else "constant"
         return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", text, *common]
-    model = "edge_nano_sp" if arm.endswith("_sp") else "edge_nano"
+    model = "edge_nano_sp" if arm in OWN_PRIOR else "edge_nano"
     if arm in PLAIN:
         return ["edgefuse", "train", "--mode", "student", "--model", model, *common]
     teacher = Path(args.out) / f"teacher_text_s{seed}" / "model.safetensors"
     recipe = "dtpf" if arm.endswith("dtpf") else "calibrated"
-    prior = ["--prior-share", str(PRIOR_SHARE)] if arm.endswith(("prior", "_sp")) else []
-    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", model, "--recipe", recipe, *prior,
+    prior = ["--prior-share", str(PRIOR_SHARE)] if arm in PRIOR_TERM else []
+    maps = ["--map-share", str(MAP_SHARE)] if arm.endswith("_maps") else []
+    return ["edgefuse", "distill", "--teacher", str(teacher), "--model", model, "--recipe", recipe, *prior, *maps,
             "--grad-share-every", "25", *common]
 
 
@@ -262,6 +269,9 @@ COMPARISONS = (
     ("student_distilled_prior", "student_distilled", "right", "right", "prior term vs calibrated alone"),
     ("student_distilled_sp", "student_plain_sp", "right", "right",
      "own prior: distilled (calibrated + prior term) vs plain student"),
+    ("student_distilled_sp_maps", "student_plain_sp", "right", "right",
+     "own prior: distilled with the blend-map term vs plain student"),
+    ("student_distilled_sp_maps", "student_distilled_sp", "right", "right", "blend-map term vs without"),
     ("student_plain_sp", "student_plain", "right", "right", "own prior vs none, plain students"),
     ("student_distilled_sp", "student_plain", "right", "right", "own prior distilled vs plain edge_nano"),
     ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
@@ -360,7 +370,7 @@ def stage_report(args: argparse.Namespace) -> None:
 
 
 COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200),
-           (170, 80, 170), (30, 200, 220), (140, 140, 0))  # BGR per arm
+           (170, 80, 170), (30, 200, 220), (140, 140, 0), (0, 90, 230))  # BGR per arm
 
 
 def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, ...] = ARMS,
