@@ -181,9 +181,10 @@ class EdgeFuseNet(FusionModel):
             descriptor of each raw pair (:meth:`descriptor`: IR and visible mean, spread, black/white block
             ratio, clipped and dark shares, flat-pixel noise level and edge energy) feeds a 12-16-``prior_dim``
             MLP whose output takes the place of the teacher's text embedding at the same four insertion
-            points, each a one-layer FiLM (``PriorGuide``), and drives a per-image IR contrast gain (as
-            ``ir_gain``). The FiLM layers and the gain start at zero, so the network starts as the plain
-            student. ``edgefuse distill
+            points, each a one-layer FiLM (``PriorGuide``), drives a per-image IR contrast gain (as
+            ``ir_gain``) and shifts the three head logits per image (so the prior can choose the source for
+            the whole frame, as the teacher's text does). The FiLM layers, the gain and the shift start at
+            zero, so the network starts as the plain student. ``edgefuse distill
             --prior-share`` trains the prior to predict the teacher's (centred) text embedding through a
             linear probe, the textual prior distilled into the student's own. ONNX: reductions on the inputs
             (a stride-4 noise and Sobel conv, an 8x8 AveragePool) and per-channel scales.
@@ -274,7 +275,7 @@ class EdgeFuseNet(FusionModel):
         if text_dim is not None:
             self.guides = nn.ModuleList(TextGuide(text_dim, c) for c in self.feature_channels)
         self.prior_dim = prior_dim
-        self.prior_head = self.prior_gain = None
+        self.prior_head = self.prior_gain = self.prior_bias = None
         if prior_dim is not None:  # guides and gain start at zero: the network starts as the plain student
             self.guides = nn.ModuleList(PriorGuide(prior_dim, c) for c in self.feature_channels)
             self.prior_head = nn.Sequential(nn.Linear(_DESCRIPTOR, _PRIOR_HIDDEN), nn.ReLU(),
@@ -282,6 +283,11 @@ class EdgeFuseNet(FusionModel):
             self.prior_gain = nn.Linear(prior_dim, 1)
             nn.init.zeros_(self.prior_gain.weight)
             nn.init.zeros_(self.prior_gain.bias)
+            # a per-image shift of the three head logits: lets the prior choose the source for the whole
+            # frame (the teacher's text switches between IR-only and visible-only blends per degradation)
+            self.prior_bias = nn.Linear(prior_dim, 3)
+            nn.init.zeros_(self.prior_bias.weight)
+            nn.init.zeros_(self.prior_bias.bias)
 
     def _guide(self, level: int, x: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
         if self.guides is None:
@@ -511,6 +517,8 @@ class EdgeFuseNet(FusionModel):
             ir = (m_ir + gain * (ir - m_ir)).clamp(0.0, 1.0)
         feats = self._context(y, ir, text)
         head = self.head(feats[-1])
+        if self.prior_bias is not None:
+            head = head + self.prior_bias(text)[:, :, None, None]
         maps = self._blend_maps(head, ir)
         w, a, b = maps[:, 0:1], 2.0 * maps[:, 1:2], 2.0 * maps[:, 2:3]
         src = torch.cat([ir, y], dim=1)

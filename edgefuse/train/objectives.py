@@ -368,8 +368,9 @@ class DistillObjective(Objective):
                             "grad_norm_res_unit": norms["res"] / len(batches),
                             "w_feat": self.loss.w_feat, "w_res": self.loss.w_res}
         self.calibrated = True
-        logger.info("calibrated distillation weights: w_feat %.4g, w_res %.4g (fusion grad norm %.4g)",
-                    self.loss.w_feat, self.loss.w_res, norms["fusion"] / len(batches))
+        extra = "".join(f", {k} {self.calibration[k]:.4g}" for k in ("w_prior", "w_maps") if k in self.calibration)
+        logger.info("calibrated distillation weights: w_feat %.4g, w_res %.4g%s (fusion grad norm %.4g)",
+                    self.loss.w_feat, self.loss.w_res, extra, norms["fusion"] / len(batches))
 
     def state_dict(self) -> dict[str, Any]:
         state = {"loss": self.loss.state_dict(), "w_feat": self.loss.w_feat, "w_res": self.loss.w_res,
