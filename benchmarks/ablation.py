@@ -279,7 +279,7 @@ COMPARISONS = (
 
 
 def stage_report(args: argparse.Namespace) -> None:
-    files = {(a, s): Path(args.out) / "eval" / f"{a}_s{s}.json" for a in ARMS for s in args.seeds}
+    files = {(a, s): Path(args.out) / "eval" / f"{a}_s{s}.json" for a in ARMS if a in args.arms for s in args.seeds}
     evals = {k: json.loads(f.read_text()) for k, f in files.items() if f.is_file()}
     missing = [f"{a} seed {s}" for (a, s) in files if (a, s) not in evals]
     if missing:
@@ -334,15 +334,16 @@ def stage_report(args: argparse.Namespace) -> None:
     lines += ["", "## Teacher text sensitivity (mean absolute difference of the fused output, grey levels)", "",
               "| set | right vs wrong text | right vs constant text |", "|---|---|---|"]
     tseeds = [s for s in args.seeds if ("teacher_text", s) in evals]
-    for name in TEST_SETS:
+    for name in TEST_SETS if len(tseeds) > 1 else ():
         w = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/wrong"] for s in tseeds]
         n = [evals[("teacher_text", s)]["text_sensitivity"][f"{name}/none"] for s in tseeds]
         lines.append(f"| {name} suite | {np.mean(w):.2f} ± {np.std(w, ddof=1):.2f} | {np.mean(n):.2f} ± {np.std(n, ddof=1):.2f} |")
         doc.setdefault("text_sensitivity", {})[name] = {"wrong": w, "constant": n}
     lines += ["", "## Gradient shares of the distillation terms (mean over the logged iterations, seed mean)", "",
-              "| recipe | fusion | feat | res | prior | w_feat | w_res | w_prior |", "|---|---|---|---|---|---|---|---|"]
-    for arm in DISTILLED:
-        shares = {k: [] for k in ("fusion", "feat", "res", "prior")}
+              "| recipe | fusion | feat | res | prior | maps | w_feat | w_res | w_prior | w_maps |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for arm in (a for a in DISTILLED if a in args.arms):
+        shares = {k: [] for k in ("fusion", "feat", "res", "prior", "maps")}
         ws = []
         for s in args.seeds:
             run = Path(args.out) / f"{arm}_s{s}"
@@ -355,17 +356,17 @@ def stage_report(args: argparse.Namespace) -> None:
             for k in shares:
                 shares[k].append(float(np.mean([float(r.get(f"gshare_{k}") or 0.0) for r in rows])))
             t = json.loads((run / "model.json").read_text())["training"]
-            ws.append((t["w_feat"], t["w_res"], t.get("w_prior", 0.0)))
+            ws.append((t["w_feat"], t["w_res"], t.get("w_prior", 0.0), t.get("w_maps", 0.0)))
         if not ws:
             continue
         lines.append(f"| {arm} | " + " | ".join(f"{np.mean(v):.4f}" for v in shares.values())
-                     + "".join(f" | {np.mean([w[i] for w in ws]):.4g}" for i in range(3)) + " |")
+                     + "".join(f" | {np.mean([w[i] for w in ws]):.4g}" for i in range(4)) + " |")
         doc.setdefault("gradient_shares", {})[arm] = {k: float(np.mean(v)) for k, v in shares.items()}
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.md").write_text("\n".join(lines) + "\n")
-    (out / "ablation.json").write_text(json.dumps(doc, indent=1) + "\n")
-    _figure(evals, args, out / "ablation.png")
+    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    _figure(evals, args, out / f"{args.name}.png", tuple(a for a in ARMS if a in args.arms))
     print("\n".join(lines))
 
 
@@ -405,7 +406,7 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, 
                 m, e = vals[(arm, t)]
                 x0 = int(left + gi * group + group * 0.1 + ai * bar)
                 y = lambda v: int(h - bottom - (h - bottom - 30) * v / top)  # noqa: E731
-                cv2.rectangle(img, (x0, y(m)), (int(x0 + bar) - 1, h - bottom), COLOURS[ai], -1)
+                cv2.rectangle(img, (x0, y(m)), (int(x0 + bar) - 1, h - bottom), COLOURS[ARMS.index(arm)], -1)
                 xm = int(x0 + bar / 2)
                 cv2.line(img, (xm, y(m - e)), (xm, y(m + e)), (0, 0, 0), 1)
             cv2.putText(img, t, (int(left + gi * group + 4), h - bottom + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
@@ -420,7 +421,7 @@ def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, 
         per_row = 3  # legend: three arms per row (the longest name is 23 characters)
         for ai, arm in enumerate(arms):
             x, yb = left + (ai % per_row) * (w - left) // per_row, h - 26 + 14 * (ai // per_row)
-            cv2.rectangle(img, (x, yb - 10), (x + 12, yb), COLOURS[ai], -1)
+            cv2.rectangle(img, (x, yb - 10), (x + 12, yb), COLOURS[ARMS.index(arm)], -1)
             cv2.putText(img, arm, (x + 16, yb - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
         panels.append(img)
     cv2.imwrite(str(path), np.concatenate(panels, axis=0))
@@ -440,6 +441,8 @@ def main() -> None:
     p.add_argument("--max-pairs", type=int, default=0, help="Pairs per set (0 = all; for a quick check).")
     p.add_argument("--out", default=str(ROOT / "runs" / "ablation"))
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "ablation"))
+    p.add_argument("--name", default="ablation",
+                   help="Report file names under --results: NAME.md, NAME.json, NAME.png (default ablation).")
     args = p.parse_args()
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
