@@ -191,7 +191,7 @@ class EdgeFuseNet(FusionModel):
     """
 
     size_multiple = 1
-    decision_maps = True  # forward(..., return_features=True, return_maps=True) gives the blend logits too
+    decision_maps = True  # forward(..., return_features=True, return_maps=True) gives the blend maps too
 
     def __init__(
         self,
@@ -485,8 +485,8 @@ class EdgeFuseNet(FusionModel):
         student, as for every :class:`FusionModel`. With ``return_features`` the features are
         [1/8, 1/4, 1/2 resolution context, full-resolution residual hidden] (channels
         ``feature_channels``). With ``return_maps`` as well, the decision maps come third: the
-        head's logits at 1/2 resolution (N,3,H/2,W/2), whose sigmoids are the IR base weight ``w`` and
-        the IR and visible detail gains ``a / 2``, ``b / 2`` before upsampling (what ``edgefuse distill
+        sigmoid of the head at 1/2 resolution (N,3,H/2,W/2), the IR base weight ``w`` and the IR and
+        visible detail gains ``a / 2``, ``b / 2`` before upsampling (what ``edgefuse distill
         --map-share`` matches between teacher and student).
 
         Raises:
@@ -539,6 +539,6 @@ class EdgeFuseNet(FusionModel):
         if return_features:
             feats.append(full if full is not None else _up_to(feats[-1], ir))
             if return_maps:
-                return out, feats, head
+                return out, feats, torch.sigmoid(head)
             return out, feats
         return out

@@ -42,7 +42,6 @@ SCORED_METRICS = ("VIF", "Qabf")
 # the calibrated recipe: each teacher term's gradient norm is set to this fraction of the fusion
 # term's, measured on the first batches (see DistillObjective.calibrate)
 CALIBRATED_SHARES = {"res": 1.0, "feat": 0.3}
-MAP_LOGIT_CLIP = 6.0  # the map term's target range (teacher logits), a blend weight of 0.0025 to 0.9975
 CALIBRATION_BATCHES = 4
 
 
@@ -168,11 +167,9 @@ class DistillObjective(Objective):
     regressor (Romero et al., ICLR 2015), with the text embedding as the hint.
 
     ``map_share`` > 0 adds the map term: L1 between the student's and the teacher's decision maps (the
-    logits of the blend maps of two :class:`~edgefuse.models.edge.EdgeFuseNet`: IR base weight, IR and
-    visible detail gains, at 1/2 resolution; the teacher's clipped to +-``MAP_LOGIT_CLIP``, a blend weight
-    of 0.0025 or 0.9975), on the samples the teacher terms act on, with ``map_share`` of the fusion term's
-    gradient norm on the first batches. Logits rather than the sigmoid maps: the teacher's choices are
-    saturated, and a student saturated the other way gets no gradient through a sigmoid. The text-guided edge teacher fuses by choosing its
+    sigmoid blend maps of two :class:`~edgefuse.models.edge.EdgeFuseNet`: IR base weight, IR and visible
+    detail gains, at 1/2 resolution), on the samples the teacher terms act on, with ``map_share`` of the
+    fusion term's gradient norm on the first batches. The text-guided edge teacher fuses by choosing its
     source per degradation (e.g. the visible alone under IR noise, the IR alone under over-exposure); the
     output term tells the student *what* the teacher produced, this one *which source* it took, a target the
     student's own blend can reach exactly. A hint on the last decision layer, as FitNets' hints are on a
@@ -308,9 +305,7 @@ class DistillObjective(Objective):
             res = F.smooth_l1_loss(fused_s, fused_t.detach(), beta=self.res_beta)
         else:
             res = F.l1_loss(fused_s, fused_t.detach())
-        maps = None
-        if maps_s is not None and maps_t is not None:  # in logit space: a saturated sigmoid passes no gradient
-            maps = F.l1_loss(maps_s, maps_t.detach().clamp(-MAP_LOGIT_CLIP, MAP_LOGIT_CLIP))
+        maps = F.l1_loss(maps_s, maps_t.detach()) if maps_s is not None and maps_t is not None else None
         return base, feat, res, parts, anchor, prior, maps
 
     def terms(self, model: nn.Module, batch: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:

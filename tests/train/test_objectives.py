@@ -406,7 +406,7 @@ def test_prior_term_trains_a_students_own_prior(tmp_path, data):
 
 
 def test_map_term_pulls_the_students_blend_maps_to_the_teachers(tmp_path, data):
-    """--map-share: the student's decision maps (logits) move towards the teacher's, the term is logged with its share and
+    """--map-share: the student's decision maps move towards the teacher's, the term is logged with its share and
     recorded on the card; with the term off the maps are not returned or matched."""
     pytest.importorskip("sentence_transformers")
     teacher = train(_teacher(tmp_path, data, "oracle"))
