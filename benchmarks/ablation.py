@@ -275,6 +275,7 @@ COMPARISONS = (
     ("student_plain_sp", "student_plain", "right", "right", "own prior vs none, plain students"),
     ("student_distilled_sp", "student_plain", "right", "right", "own prior distilled vs plain edge_nano"),
     ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
+    ("teacher_text", "student_plain_sp", "right", "right", "teacher vs plain own-prior student"),
 )
 
 
@@ -294,7 +295,10 @@ def stage_report(args: argparse.Namespace) -> None:
              f"Suite: `edgefuse degrade --severity {args.severity} --seed 0` of each test split, scored against the "
              "clean sources (mean over the five types)"
              + (f"; the first {args.max_pairs} pairs of each set (suite pairs are ordered by source image, so every "
-                "type has the same images)" if args.max_pairs else "") + ". Values: mean ± std over seeds.", ""]
+                "type has the same images)" if args.max_pairs else "") + ". Values: mean ± std over seeds.", "",
+             "Command: `python benchmarks/ablation.py --stage all --seeds " + ",".join(map(str, args.seeds))
+             + f" --iters {args.iters} --max-pairs {args.max_pairs} --arms " + ",".join(a for a in ARMS if a in args.arms)
+             + (f" --name {args.name}" if args.name != "ablation" else "") + "`.", ""]
     doc: dict = {"seeds": args.seeds, "iters": args.iters, "arms": {}, "comparisons": []}
     for metric in ("VIF", "Qabf"):
         lines += [f"## {metric}", "", "| arm | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
@@ -331,6 +335,13 @@ def stage_report(args: argparse.Namespace) -> None:
             entry["better_beyond_interval"] = ok
             doc["comparisons"].append(entry)
             lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
+    if "teacher_text" in doc["arms"]:  # DTPF's claim: >= 90 % of the teacher's quality
+        lines += ["", "## Share of the teacher's score (seed means, VIF / Qabf)", "",
+                  "| arm | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
+        for arm in (a for a in doc["arms"] if not a.startswith("teacher")):
+            cells = [" / ".join(f"{100 * doc['arms'][arm][m][st]['mean'] / doc['arms']['teacher_text'][m][st]['mean']:.0f} %"
+                                for m in ("VIF", "Qabf")) for st in sets]
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     lines += ["", "## Teacher text sensitivity (mean absolute difference of the fused output, grey levels)", "",
               "| set | right vs wrong text | right vs constant text |", "|---|---|---|"]
     tseeds = [s for s in args.seeds if ("teacher_text", s) in evals]

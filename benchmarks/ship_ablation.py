@@ -19,7 +19,20 @@ from edgefuse.models.checkpoint import card_path, file_sha256, read_card
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
-        "student_distilled_prior")
+        "student_distilled_prior", "student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")
+FIRST_WAVE = ARMS[:6]  # the arms of ablation.md; the own-prior arms are reported in ablation_sp.md
+
+
+def portable(value, runs: Path):  # noqa: ANN001, ANN201
+    """``value`` (a card entry) with this machine's run folder and data root written as the README's paths."""
+    if isinstance(value, str):
+        return (value.replace(str(runs.resolve()), "runs/ablation")
+                .replace(str((ROOT.parent / "shared").resolve()), "../shared"))
+    if isinstance(value, list):
+        return [portable(v, runs) for v in value]
+    if isinstance(value, dict):
+        return {k: portable(v, runs) for k, v in value.items()}
+    return value
 
 
 def _means(rows: list[dict], by_type: bool) -> dict:
@@ -49,10 +62,11 @@ def measured(runs: Path, arm: str, seed: int) -> dict:
     return out
 
 
-def copy(src: Path, dest: Path, extra: dict) -> None:
+def copy(src: Path, dest: Path, extra: dict, runs: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
     card = read_card(src)
+    card["training"] = portable(card.get("training", {}), runs)
     card.setdefault("metrics", {}).update(extra)
     card["sha256"] = file_sha256(dest)
     card_path(dest).write_text(json.dumps(card, indent=2) + "\n")
@@ -64,18 +78,26 @@ def main() -> None:
     p.add_argument("--runs", default=str(ROOT / "runs" / "ablation"))
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--default", choices=ARMS[2:], help="Student arm to ship as the package's edge_nano_ivf.")
-    p.add_argument("--ablation", default=str(ROOT / "benchmarks" / "results" / "ablation" / "ablation.json"))
+    p.add_argument("--ablation", default=str(ROOT / "benchmarks" / "results" / "ablation" / "ablation.json"),
+                   help="The report JSON of benchmarks/ablation.py whose seed means go on the cards.")
+    p.add_argument("--arms", default=",".join(FIRST_WAVE), type=lambda s: tuple(s.split(",")),
+                   help="Arms to copy (comma-separated; default the arms of ablation.md).")
     args = p.parse_args()
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown:
+        p.error(f"unknown arm {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
     runs = Path(args.runs)
     summary = json.loads(Path(args.ablation).read_text()) if Path(args.ablation).is_file() else {}
-    for arm in ARMS:
+    report = Path(args.ablation).resolve().with_suffix(".md")
+    report = report.relative_to(ROOT) if report.is_relative_to(ROOT) else report
+    for arm in args.arms:
         src = runs / f"{arm}_s{args.seed}" / "model.safetensors"
         extra = {**measured(runs, arm, args.seed), "ablation": {
-            "results": "benchmarks/results/ablation/ablation.md", "seed_shipped": args.seed,
+            "results": str(report), "seed_shipped": args.seed,
             "arm": arm, "over_seeds": summary.get("arms", {}).get(arm, {})}}
-        copy(src, ROOT / "benchmarks" / "results" / "weights" / f"{arm}.safetensors", extra)
+        copy(src, ROOT / "benchmarks" / "results" / "weights" / f"{arm}.safetensors", extra, runs)
         if arm == args.default:
-            copy(src, ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors", extra)
+            copy(src, ROOT / "edgefuse" / "assets" / "models" / "edge_nano_ivf.safetensors", extra, runs)
 
 
 if __name__ == "__main__":

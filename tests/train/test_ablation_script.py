@@ -39,6 +39,10 @@ def test_arms_differ_only_in_what_they_ablate(ablation, tmp_path):
     swap = {"edge_nano_sp": "edge_nano"}
     assert [swap.get(a, a) for a in sp_plain][:-1] == cmds["student_plain"][:-1]
     assert [swap.get(a, a) for a in sp_kd][:-1] == prior[:-1]
+    maps = cmds["student_distilled_sp_maps"]  # the own-prior distilled arm plus the map term, nothing else
+    assert maps[maps.index("--map-share") + 1] == str(ablation.MAP_SHARE)
+    assert [a for a in maps if a not in {"--map-share", str(ablation.MAP_SHARE)}][:-1] == sp_kd[:-1]
+    assert not any("--map-share" in c for arm, c in cmds.items() if arm != "student_distilled_sp_maps")
     for cmd in cmds.values():  # every arm: the same iterations, batch, crop, seed and degradations
         for flag, value in (("--iters", "800"), ("--batch", "8"), ("--crop", "96"), ("--seed", "2"),
                             ("--degrade", "all")):
@@ -57,3 +61,18 @@ def test_unknown_arm_is_one_line_error():
     r = subprocess.run([sys.executable, str(SCRIPT), "--arms", "student_plian", "--stage", "report"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "unknown arm student_plian" in r.stderr
+
+
+def test_shipped_cards_get_the_readmes_paths_not_this_machines(tmp_path):
+    spec = importlib.util.spec_from_file_location("ship_ablation_script", SCRIPT.with_name("ship_ablation.py"))
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    runs = tmp_path / "runs"
+    data = (ship.ROOT.parent / "shared" / "data").resolve()
+    training = {"command": f"edgefuse distill --teacher {runs.resolve()}/teacher_text_s1/model.safetensors "
+                           f"--data={data}/msrs/train --out {runs.resolve()}/student_distilled_s1",
+                "data": [f"{data}/msrs/train"], "iterations": 800}
+    out = ship.portable(training, runs)
+    assert out["command"] == ("edgefuse distill --teacher runs/ablation/teacher_text_s1/model.safetensors "
+                              "--data=../shared/data/msrs/train --out runs/ablation/student_distilled_s1")
+    assert out["data"] == ["../shared/data/msrs/train"] and out["iterations"] == 800
