@@ -39,6 +39,7 @@ VARIANTS = (  # (label, registered architecture, config)
     ("edge_teacher (the distillation teacher)", "edge_teacher", {}),
     ("edge_nano + the shipped input stages", "edge_nano", STAGES),
     ("edge_nano", "edge_nano", {}),
+    ("edge_nano_sp (its own degradation prior)", "edge_nano_sp", {}),
     ("edge_nano without the full-resolution residual", "edge_nano", {"residual_channels": 0}),
     ("floor: widths 4/4/4, depths 1/1/1, no residual", "edge_nano",
      {"widths": (4, 4, 4), "depths": (1, 1, 1), "residual_channels": 0}),
