@@ -483,3 +483,18 @@ def test_self_prior_student_onnx_matches_torch(tmp_path):
             ref = model(vis, ir).numpy()
         out = sess.run(None, {"vis": vis.numpy(), "ir": ir.numpy()})[0]
         np.testing.assert_allclose(out, ref, atol=2e-5)
+
+
+def test_self_prior_shifts_the_blend_logits_per_image():
+    """edge_nano_sp's prior moves the three head logits of the whole frame (the source choice the teacher's text
+    makes): a shift on the IR base weight turns the base from the visible's to the IR's."""
+    torch.manual_seed(0)
+    model = create_model("edge_nano_sp").eval()
+    vis, ir = torch.rand(1, 3, 32, 32), torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        _, _, before = model(vis, ir, return_features=True, return_maps=True)
+        model.prior_bias.bias.copy_(torch.tensor([6.0, 0.0, 0.0]))
+        _, _, after = model(vis, ir, return_features=True, return_maps=True)
+    w_before = before[:, 0]
+    assert torch.allclose(w_before, torch.full_like(w_before, 0.5))  # zero start: the plain student's w = 0.5
+    assert float(after[:, 0].min()) > 0.99 and torch.allclose(after[:, 1:], before[:, 1:])
