@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from edgefuse.models.checkpoint import card_path, file_sha256, read_card
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablation import ARMS  # noqa: E402  (the arms and their order are the ablation script's)
+
 ROOT = Path(__file__).resolve().parents[1]
-ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
-        "student_distilled_prior", "student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")
 FIRST_WAVE = ARMS[:6]  # the arms of ablation.md; the own-prior arms are reported in ablation_sp.md
 
 

@@ -276,7 +276,7 @@ class EdgeFuseNet(FusionModel):
             self.guides = nn.ModuleList(TextGuide(text_dim, c) for c in self.feature_channels)
         self.prior_dim = prior_dim
         self.prior_head = self.prior_gain = self.prior_bias = None
-        if prior_dim is not None:  # guides and gain start at zero: the network starts as the plain student
+        if prior_dim is not None:  # guides, gain and shift start at zero: the network starts as the plain student
             self.guides = nn.ModuleList(PriorGuide(prior_dim, c) for c in self.feature_channels)
             self.prior_head = nn.Sequential(nn.Linear(_DESCRIPTOR, _PRIOR_HIDDEN), nn.ReLU(),
                                             nn.Linear(_PRIOR_HIDDEN, prior_dim), nn.Tanh())
