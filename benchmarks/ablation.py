@@ -15,6 +15,10 @@ Arms (IVF, degradation-aware training with clean targets, the same iterations, c
                             trains the student's prior to predict the teacher's text embedding
     student_distilled_sp_maps  the same plus the blend-map term (--map-share 1.0): the student's per-pixel
                             blend maps (which source it takes where) are pulled to the teacher's
+    teacher_text_st, student_plain_sp_st, student_distilled_sp_maps_st
+                            teacher_text, student_plain_sp and student_distilled_sp_maps with the shipped
+                            default's four input stages (IR black-level clamp, destriping, IR and visible
+                            denoising) in the model, teacher and students alike (``--config OUT/stages.yaml``)
 
 Every arm is trained with each seed of ``--seeds``; runs resume from their ``last.pt`` after a stop,
 and finished runs are skipped. Evaluation: ``msrs/test`` and ``roadscene/test`` (clean, sources as
@@ -46,12 +50,17 @@ DATA = ROOT.parent / "shared" / "data"
 IVF_TRAIN = [DATA / "msrs" / "train", DATA / "roadscene" / "train"]
 TEST_SETS = {"msrs/test": DATA / "msrs" / "test", "roadscene/test": DATA / "roadscene" / "test"}
 ARMS = ("teacher_text", "teacher_constant_text", "student_plain", "student_distilled", "student_distilled_dtpf",
-        "student_distilled_prior", "student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")
+        "student_distilled_prior", "student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps",
+        "teacher_text_st", "student_plain_sp_st", "student_distilled_sp_maps_st")
 DISTILLED = ("student_distilled", "student_distilled_dtpf", "student_distilled_prior", "student_distilled_sp",
-             "student_distilled_sp_maps")
-PLAIN = ("student_plain", "student_plain_sp")
-OWN_PRIOR = ("student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps")  # edge_nano_sp arms
-PRIOR_TERM = ("student_distilled_prior", "student_distilled_sp", "student_distilled_sp_maps")
+             "student_distilled_sp_maps", "student_distilled_sp_maps_st")
+PLAIN = ("student_plain", "student_plain_sp", "student_plain_sp_st")
+TEXT_TEACHERS = ("teacher_text", "teacher_text_st")  # the teachers with the oracle text (the distillation teachers)
+OWN_PRIOR = ("student_plain_sp", "student_distilled_sp", "student_distilled_sp_maps", "student_plain_sp_st",
+             "student_distilled_sp_maps_st")  # edge_nano_sp arms
+PRIOR_TERM = ("student_distilled_prior", "student_distilled_sp", "student_distilled_sp_maps",
+              "student_distilled_sp_maps_st")
+STAGED = ("teacher_text_st", "student_plain_sp_st", "student_distilled_sp_maps_st")  # with the input stages
 PRIOR_SHARE = 0.3
 MAP_SHARE = 1.0
 METRICS = ("VIF", "Qabf", "SSIM")
@@ -65,18 +74,39 @@ def train_command(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
         "--iters", str(args.iters), "--batch", str(args.batch), "--crop", str(args.crop), "--lr", "1e-3",
         "--seed", str(seed), "--val-every", str(args.iters), "--val-pairs", "4", "--ckpt-every", "100",
         "--threads", "1", "--degrade", "all", "--out", str(out)]
+    if arm in STAGED:
+        common = ["--config", str(stages_config(args)), *common]
     if arm.startswith("teacher"):
-        text = "oracle" if arm == "teacher_text" else "constant"
+        text = "oracle" if arm in TEXT_TEACHERS else "constant"
         return ["edgefuse", "train", "--mode", "teacher", "--model", "edge_teacher", "--teacher-text", text, *common]
     model = "edge_nano_sp" if arm in OWN_PRIOR else "edge_nano"
     if arm in PLAIN:
         return ["edgefuse", "train", "--mode", "student", "--model", model, *common]
-    teacher = Path(args.out) / f"teacher_text_s{seed}" / "model.safetensors"
+    teacher = Path(args.out) / f"{teacher_of(arm)}_s{seed}" / "model.safetensors"
     recipe = "dtpf" if arm.endswith("dtpf") else "calibrated"
     prior = ["--prior-share", str(PRIOR_SHARE)] if arm in PRIOR_TERM else []
-    maps = ["--map-share", str(MAP_SHARE)] if arm.endswith("_maps") else []
+    maps = ["--map-share", str(MAP_SHARE)] if "_maps" in arm else []
     return ["edgefuse", "distill", "--teacher", str(teacher), "--model", model, "--recipe", recipe, *prior, *maps,
             "--grad-share-every", "25", *common]
+
+
+def teacher_of(arm: str) -> str:
+    """The teacher arm a distilled arm learns from (same seed)."""
+    return "teacher_text_st" if arm in STAGED else "teacher_text"
+
+
+def stages_config(args: argparse.Namespace) -> Path:
+    """A training config with the shipped default's input stages as ``model_config`` (written once under --out)."""
+    from edgefuse.fusion import shipped_models
+    from edgefuse.models.checkpoint import read_card
+
+    path = Path(args.out) / "stages.yaml"
+    if not path.is_file():
+        stages = read_card(shipped_models()["edge_nano_ivf"])["config"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("model_config: {" + ", ".join(f"{k}: {str(v).lower()}" for k, v in sorted(stages.items()))
+                        + "}\n")
+    return path
 
 
 def _done(arm: str, seed: int, args: argparse.Namespace) -> bool:
@@ -98,9 +128,9 @@ def _run(cmd: list[str], log: Path) -> tuple[int, float]:
 def stage_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    needs_teacher = any(a in args.arms for a in DISTILLED)  # the distilled arms learn from teacher_text
-    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", *PLAIN)
-             if a in args.arms or (a == "teacher_text" and needs_teacher)]
+    teachers = {teacher_of(a) for a in DISTILLED if a in args.arms}  # the distilled arms learn from these
+    first = [(a, s) for s in args.seeds for a in ("teacher_text", "teacher_constant_text", "teacher_text_st", *PLAIN)
+             if a in args.arms or a in teachers]
     second = [(a, s) for s in args.seeds for a in DISTILLED if a in args.arms]
     for wave in (first, second):
         todo = [(a, s) for a, s in wave if not _done(a, s, args)]
@@ -194,7 +224,7 @@ def evaluate_arm(arm: str, seed: int, args: argparse.Namespace, suites: dict[str
     if dest.is_file():
         return json.loads(dest.read_text())
     model, card = _load(arm, seed, args)
-    conditions = ("right", "wrong", "none") if arm == "teacher_text" else ("right",)
+    conditions = ("right", "wrong", "none") if arm in TEXT_TEACHERS else ("right",)
     result: dict = {"arm": arm, "seed": seed, "sets": {}}
     for set_name, clean in TEST_SETS.items():
         for suite in (False, True):
@@ -212,11 +242,11 @@ def evaluate_arm(arm: str, seed: int, args: argparse.Namespace, suites: dict[str
                     scores = evaluate_grey(grey_from_rgb(fused), ref.ir.astype(np.float64),
                                            grey_from_rgb(ref.vis), list(METRICS))
                     rows.append({"image": pair.name, "type": entry["type"] if entry else "clean", **scores})
-                    if arm == "teacher_text" and suite:
+                    if arm in TEXT_TEACHERS and suite:
                         outputs[pair.name] = fused.astype(np.int16)
                 key = f"{set_name}{'/suite' if suite else ''}/{cond}"
                 result["sets"][key] = rows
-                if arm == "teacher_text" and suite:
+                if arm in TEXT_TEACHERS and suite:
                     result.setdefault("_outputs", {})[key] = outputs
     if "_outputs" in result:  # how much the text moves the teacher's output (grey levels, mean abs diff)
         outs = result.pop("_outputs")
@@ -276,6 +306,11 @@ COMPARISONS = (
     ("student_distilled_sp", "student_plain", "right", "right", "own prior distilled vs plain edge_nano"),
     ("teacher_text", "student_plain", "right", "right", "teacher vs plain student"),
     ("teacher_text", "student_plain_sp", "right", "right", "teacher vs plain own-prior student"),
+    ("teacher_text_st", "teacher_text_st", "right", "wrong", "teacher with the stages: right vs wrong text"),
+    ("student_distilled_sp_maps_st", "student_plain_sp_st", "right", "right",
+     "with the stages: distilled (map arm) vs plain own-prior student"),
+    ("teacher_text_st", "student_plain_sp_st", "right", "right", "with the stages: teacher vs plain student"),
+    ("student_plain_sp_st", "student_plain_sp", "right", "right", "stages vs none, plain own-prior students"),
 )
 
 
@@ -335,11 +370,13 @@ def stage_report(args: argparse.Namespace) -> None:
             entry["better_beyond_interval"] = ok
             doc["comparisons"].append(entry)
             lines.append(f"| {label} | {st} | {cells[0]} | {cells[1]} | {'yes' if ok else 'no'} |")
-    if "teacher_text" in doc["arms"]:  # DTPF's claim: >= 90 % of the teacher's quality
-        lines += ["", "## Share of the teacher's score (seed means, VIF / Qabf)", "",
+    shares = [a for a in doc["arms"] if not a.startswith("teacher") and teacher_of(a) in doc["arms"]]
+    if shares:  # DTPF's claim: >= 90 % of the teacher's quality
+        lines += ["", "## Share of its teacher's score (seed means, VIF / Qabf; the _st arms: teacher_text_st)", "",
                   "| arm | " + " | ".join(sets) + " |", "|---" * (len(sets) + 1) + "|"]
-        for arm in (a for a in doc["arms"] if not a.startswith("teacher")):
-            cells = [" / ".join(f"{100 * doc['arms'][arm][m][st]['mean'] / doc['arms']['teacher_text'][m][st]['mean']:.0f} %"
+        for arm in shares:
+            t = doc["arms"][teacher_of(arm)]
+            cells = [" / ".join(f"{100 * doc['arms'][arm][m][st]['mean'] / t[m][st]['mean']:.0f} %"
                                 for m in ("VIF", "Qabf")) for st in sets]
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     lines += ["", "## Teacher text sensitivity (mean absolute difference of the fused output, grey levels)", "",
@@ -382,7 +419,8 @@ def stage_report(args: argparse.Namespace) -> None:
 
 
 COLOURS = ((200, 120, 40), (120, 170, 230), (90, 90, 90), (60, 170, 60), (40, 60, 200),
-           (170, 80, 170), (30, 200, 220), (140, 140, 0), (0, 90, 230))  # BGR per arm
+           (170, 80, 170), (30, 200, 220), (140, 140, 0), (0, 90, 230), (230, 60, 60), (150, 200, 90),
+           (60, 40, 140))  # BGR per arm
 
 
 def _figure(evals: dict, args: argparse.Namespace, path: Path, arms: tuple[str, ...] = ARMS,

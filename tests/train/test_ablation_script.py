@@ -42,7 +42,19 @@ def test_arms_differ_only_in_what_they_ablate(ablation, tmp_path):
     maps = cmds["student_distilled_sp_maps"]  # the own-prior distilled arm plus the map term, nothing else
     assert maps[maps.index("--map-share") + 1] == str(ablation.MAP_SHARE)
     assert [a for a in maps if a not in {"--map-share", str(ablation.MAP_SHARE)}][:-1] == sp_kd[:-1]
-    assert not any("--map-share" in c for arm, c in cmds.items() if arm != "student_distilled_sp_maps")
+    assert not any("--map-share" in c for arm, c in cmds.items() if "_maps" not in arm)
+    # the arms with the input stages: their counterparts' commands plus the stages config (and their own teacher)
+    config = str(tmp_path / "stages.yaml")
+    for staged, base in (("teacher_text_st", "teacher_text"), ("student_plain_sp_st", "student_plain_sp"),
+                         ("student_distilled_sp_maps_st", "student_distilled_sp_maps")):
+        cmd = cmds[staged]
+        assert cmd[cmd.index("--config") + 1] == config
+        rest = [a for a in cmd if a not in {"--config", config}]
+        rest = [a.replace("teacher_text_st_s2", "teacher_text_s2") for a in rest]
+        assert rest[:-1] == cmds[base][:-1]
+    assert "model_config: {ir_black_level: true, ir_denoise: true, ir_destripe: true, vis_denoise: true}" in \
+        (tmp_path / "stages.yaml").read_text()
+    assert not any("--config" in c for arm, c in cmds.items() if arm not in ablation.STAGED)
     for cmd in cmds.values():  # every arm: the same iterations, batch, crop, seed and degradations
         for flag, value in (("--iters", "800"), ("--batch", "8"), ("--crop", "96"), ("--seed", "2"),
                             ("--degrade", "all")):
