@@ -97,6 +97,8 @@ def teacher_of(arm: str) -> str:
 
 def stages_config(args: argparse.Namespace) -> Path:
     """A training config with the shipped default's input stages as ``model_config`` (written once under --out)."""
+    import yaml
+
     from edgefuse.fusion import shipped_models
     from edgefuse.models.checkpoint import read_card
 
@@ -104,8 +106,7 @@ def stages_config(args: argparse.Namespace) -> Path:
     if not path.is_file():
         stages = read_card(shipped_models()["edge_nano_ivf"])["config"]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("model_config: {" + ", ".join(f"{k}: {str(v).lower()}" for k, v in sorted(stages.items()))
-                        + "}\n")
+        path.write_text(yaml.safe_dump({"model_config": stages}, default_flow_style=None))
     return path
 
 
